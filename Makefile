@@ -1,0 +1,48 @@
+# Sprintboard: `make up` runs the whole stack, `make test` runs every check. Both set themselves up.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+RUN := $(UV) run --frozen --no-sync
+PYTEST_ARGS ?=
+
+.PHONY: help uv sync up test lint check pytest fmt bench bench-quick clean
+
+help:
+	@echo "make up          run PostgreSQL, NATS, backlog and notifier (embedded unless URLs are given)"
+	@echo "make test        install what is missing, lint, type-check and run every test"
+	@echo "make lint        ruff, mypy and import-linter only"
+	@echo "make bench       full benchmarks (writes docs/benchmarks.md); make bench-quick: < 2 min"
+
+uv:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+
+sync: uv
+	@$(UV) sync --locked --all-packages --quiet
+
+up: sync
+	@$(RUN) python -m sprintboard_devstack.up
+
+lint: sync
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+	$(RUN) lint-imports
+
+pytest: sync
+	$(RUN) pytest $(PYTEST_ARGS)
+
+test: lint pytest
+
+fmt: sync
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+bench: sync
+	$(RUN) python -m bench
+
+bench-quick: sync
+	$(RUN) python -m bench --quick
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

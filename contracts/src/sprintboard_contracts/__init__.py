@@ -1,0 +1,1 @@
+"""Sprintboard event contracts: JSON Schemas, subjects and models."""

@@ -1,0 +1,1 @@
+"""Embedded PostgreSQL and NATS servers for tests and the dev stack."""

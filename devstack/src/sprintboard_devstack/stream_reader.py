@@ -1,0 +1,54 @@
+"""Reads every message of the task stream back, for tests and tools that check what reached JetStream."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+from nats.js.errors import NotFoundError
+from sprintboard_contracts.stream import STREAM_NAME
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    seq: int
+    subject: str
+    msg_id: str | None
+    data: dict[str, Any]
+
+
+async def read_stream(nats_url: str, subject_filter: str | None = None) -> list[StoredEvent]:
+    """All stored messages in stream order (optionally only one subject filter)."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        try:
+            info = await js.stream_info(STREAM_NAME)
+        except NotFoundError:
+            return []
+        out: list[StoredEvent] = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            try:
+                msg = await js.get_msg(STREAM_NAME, seq, direct=True)
+            except NotFoundError:
+                continue
+            subject = msg.subject or ""
+            if subject_filter and not _matches(subject_filter, subject):
+                continue
+            headers = msg.headers or {}
+            out.append(StoredEvent(seq, subject, headers.get("Nats-Msg-Id"), json.loads(msg.data or b"{}")))
+        return out
+    finally:
+        await nc.close()
+
+
+def _matches(pattern: str, subject: str) -> bool:
+    p, s = pattern.split("."), subject.split(".")
+    for i, tok in enumerate(p):
+        if tok == ">":
+            return len(s) > i
+        if i >= len(s) or (tok != "*" and tok != s[i]):
+            return False
+    return len(p) == len(s)

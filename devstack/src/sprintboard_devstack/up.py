@@ -1,0 +1,59 @@
+"""`make up`: PostgreSQL, NATS, the backlog and the notifier on embedded defaults; Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from sprintboard_devstack.stack import Stack
+
+
+def main() -> None:
+    """Every setting comes from the environment when set; only what is unset is invented."""
+    host = os.environ.get("SPRINTBOARD_HOST", "127.0.0.1")
+    stack = Stack(
+        host=host,
+        database_url=os.environ.get("DATABASE_URL") or None,
+        nats_url=os.environ.get("NATS_URL") or None,
+        **(
+            {"jwt_secret": os.environ["SPRINTBOARD_JWT_SECRET"]}
+            if os.environ.get("SPRINTBOARD_JWT_SECRET")
+            else {}
+        ),
+    )
+    try:
+        print("Starting PostgreSQL and NATS (embedded unless DATABASE_URL / NATS_URL are set)...", flush=True)
+        stack.start_servers()
+        seeded = stack.migrate_and_seed()
+        stack.add_notifier(int(os.environ.get("NOTIFIER_PORT", "8001")))
+        backlog = stack.add_backlog(int(os.environ.get("BACKLOG_PORT", "8000")))
+        print_banner(stack, backlog.url, seeded)
+        # Block only now: the services were started with the default mask and stop on their own signals.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        stack.stop()
+        print("Sprintboard stopped.", flush=True)
+
+
+def print_banner(stack: Stack, backlog_url: str, seeded: object) -> None:
+    from sprintboard_contracts.tokens import mint_dev_token
+
+    notifier = stack.notifiers[0]
+    print("\nSprintboard is up.")
+    print(f"  board       {backlog_url}/")
+    print(f"  API docs    {backlog_url}/docs")
+    print(f"  notifier    ws://{notifier.host}:{notifier.port}/api/v1/ws/tasks")
+    print(f"  postgres    {stack.database_url}")
+    print(f"  nats        {stack.nats_url}")
+    print(f"  logs        {stack.logs}")
+    for user in getattr(seeded, "users", []):
+        token = mint_dev_token(
+            stack.jwt_secret, sub=user.sub, name=user.name, email=user.email, org_id=user.org_id
+        )
+        print(f"  dev token for {user.name}: {token}")
+    print("Press Ctrl-C to stop.", flush=True)
+
+
+if __name__ == "__main__":
+    main()

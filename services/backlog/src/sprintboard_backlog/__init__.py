@@ -1,0 +1,1 @@
+"""Sprintboard backlog service."""

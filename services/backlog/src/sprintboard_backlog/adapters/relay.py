@@ -1,0 +1,198 @@
+"""The outbox relay: one leader publishes committed outbox rows to JetStream in order, then marks them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from prometheus_client import Counter, Gauge, Histogram
+from sprintboard_backlog.adapters.nats_publisher import JetStreamPublisher, OutgoingMessage
+
+log = logging.getLogger(__name__)
+
+WAKE_CHANNEL = "sprintboard_outbox"
+# One leader across every backlog instance on the database; any fixed 64-bit key will do.
+LEADER_LOCK_KEY = 0x5B0A_7D0C_0717_0001
+
+PUBLISHED = Counter("sprintboard_relay_published_total", "Outbox events published to JetStream and acked.")
+FAILURES = Counter("sprintboard_relay_failures_total", "Relay batches that failed and will be retried.")
+PENDING = Gauge("sprintboard_outbox_pending", "Outbox rows committed but not yet published.")
+LEADER = Gauge("sprintboard_relay_is_leader", "1 while this process holds the relay leadership.")
+LAG = Histogram(
+    "sprintboard_relay_lag_seconds",
+    "From the outbox row's insert (its transaction) to the JetStream ack.",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+
+_FETCH = """
+SELECT id, event_id, task_id, subject, payload, created_at
+FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1
+"""
+_MARK = "UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])"
+_COUNT_PENDING = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+_PURGE = "DELETE FROM outbox WHERE published_at < clock_timestamp() - make_interval(secs => $1)"
+
+
+def first_row_per_task(rows: Sequence[Any]) -> list[Any]:
+    """Keep each task's oldest pending row only: a later version waits until the earlier one is acked.
+
+    Within one batch every task then appears once, so no reordering on the wire (a reconnect in the
+    middle of a batch, say) can ever store a task's version n+1 before version n.
+    """
+    seen: set[Any] = set()
+    picked = []
+    for row in rows:
+        if row["task_id"] not in seen:
+            seen.add(row["task_id"])
+            picked.append(row)
+    return picked
+
+
+class OutboxRelay:
+    """Drains the outbox into JetStream. Wakes on an in-process signal, on NOTIFY from other instances,
+    and polls as a fallback; writers never pay for a NOTIFY inside their transaction."""
+
+    def __init__(
+        self,
+        dsn: str,
+        publisher: JetStreamPublisher,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        max_backoff: float = 5.0,
+        retention_seconds: float = 3600.0,
+    ) -> None:
+        self._dsn = dsn
+        self._publisher = publisher
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._max_backoff = max_backoff
+        self._retention_seconds = retention_seconds
+        self._wake = asyncio.Event()
+        self._notify_others = asyncio.Event()
+        self._is_leader = False
+        self._running = False
+        self._last_purge = 0.0
+
+    @property
+    def is_leader(self) -> bool:
+        return self._is_leader
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def wake(self) -> None:
+        """Called after a commit that wrote outbox rows. Cheap: a flag, plus one coalesced NOTIFY when
+        the leader is another process."""
+        self._wake.set()
+        if not self._is_leader:
+            self._notify_others.set()
+
+    async def run(self) -> None:
+        """Run until cancelled: lead when the lock is free, otherwise stand by; survive any outage."""
+        self._running = True
+        notifier = asyncio.create_task(self._notify_loop(), name="outbox-notify")
+        backoff = 0.1
+        try:
+            while True:
+                try:
+                    await self._lead()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # database or NATS outage: wait, then try again
+                    FAILURES.inc()
+                    log.warning("outbox relay interrupted, retrying in %.1fs: %r", backoff, exc)
+                    self._set_leader(False)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, self._max_backoff)
+                else:
+                    backoff = 0.1
+        finally:
+            self._running = False
+            self._set_leader(False)
+            notifier.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await notifier
+            await self._publisher.close()
+
+    def _set_leader(self, value: bool) -> None:
+        self._is_leader = value
+        LEADER.set(1 if value else 0)
+
+    async def _lead(self) -> None:
+        conn: asyncpg.Connection = await asyncpg.connect(self._dsn)
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK_KEY):
+                await asyncio.sleep(self._poll_interval)
+            self._set_leader(True)
+            log.info("outbox relay is the leader")
+            await conn.add_listener(WAKE_CHANNEL, self._on_notify)
+            await self._publisher.connect()
+            while True:
+                self._wake.clear()
+                published = await self.drain_once(conn)
+                if published:
+                    continue  # more may be waiting: no sleep while there is work
+                await self._housekeeping(conn)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+        finally:
+            self._set_leader(False)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def drain_once(self, conn: asyncpg.Connection) -> int:
+        """Publish one batch and mark it; return how many rows were published."""
+        rows = first_row_per_task(await conn.fetch(_FETCH, self._batch_size))
+        if not rows:
+            PENDING.set(0)
+            return 0
+        await self._publisher.publish_batch(
+            [OutgoingMessage(str(r["event_id"]), r["subject"], r["payload"].encode()) for r in rows]
+        )
+        acked_at = datetime.now(UTC)
+        await conn.execute(_MARK, [r["id"] for r in rows])
+        PUBLISHED.inc(len(rows))
+        for r in rows:
+            LAG.observe(max(0.0, (acked_at - r["created_at"]).total_seconds()))
+        return len(rows)
+
+    async def _housekeeping(self, conn: asyncpg.Connection) -> None:
+        PENDING.set(await conn.fetchval(_COUNT_PENDING))
+        now = time.monotonic()
+        if now - self._last_purge > 60:
+            self._last_purge = now
+            await conn.execute(_PURGE, self._retention_seconds)
+
+    async def _notify_loop(self) -> None:
+        """Send at most one NOTIFY at a time however many commits asked for one (they coalesce)."""
+        conn: asyncpg.Connection | None = None
+        try:
+            while True:
+                await self._notify_others.wait()
+                self._notify_others.clear()
+                if self._is_leader:
+                    continue
+                try:
+                    if conn is None or conn.is_closed():
+                        conn = await asyncpg.connect(self._dsn)
+                    await conn.execute(f"NOTIFY {WAKE_CHANNEL}")
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the poll fallback still delivers; just log
+                    log.debug("outbox NOTIFY failed: %r", exc)
+                    conn = None
+                    await asyncio.sleep(self._poll_interval)
+        finally:
+            if conn is not None:
+                conn.terminate()

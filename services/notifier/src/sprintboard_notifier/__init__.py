@@ -1,0 +1,1 @@
+"""Sprintboard notifier service."""

@@ -1,0 +1,1 @@
+"""Sprintboard end-to-end test support."""
