@@ -7,6 +7,7 @@ import signal
 import asyncpg
 import nats
 import pytest
+
 from sprintboard_devstack.databases import fresh_database
 from sprintboard_devstack.servers import EmbeddedNats, EmbeddedPostgres, free_port
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import nats
 from nats.js.errors import NotFoundError
+
 from sprintboard_contracts.stream import STREAM_NAME
 
 

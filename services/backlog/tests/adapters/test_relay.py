@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+
 from sprintboard_backlog.adapters.nats_publisher import JetStreamPublisher, OutgoingMessage
 from sprintboard_backlog.adapters.relay import OutboxRelay, first_row_per_task
 from sprintboard_devstack.databases import fresh_database

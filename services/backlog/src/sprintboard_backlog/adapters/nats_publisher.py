@@ -11,6 +11,7 @@ import nats
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
+
 from sprintboard_contracts.stream import StreamSettings, ensure_stream
 
 log = logging.getLogger(__name__)

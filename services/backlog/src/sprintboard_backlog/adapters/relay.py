@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 from prometheus_client import Counter, Gauge, Histogram
+
 from sprintboard_backlog.adapters.nats_publisher import JetStreamPublisher, OutgoingMessage
 
 log = logging.getLogger(__name__)
