@@ -8,8 +8,10 @@ from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig, StreamInfo
 from nats.js.errors import NotFoundError
 
-STREAM_NAME = "BACKLOG_TASKS"
-STREAM_SUBJECTS = ["backlog.tasks.>"]
+from sprintboard_contracts.subjects import STREAM_NAME, STREAM_SUBJECTS
+
+__all__ = ["STREAM_NAME", "STREAM_SUBJECTS", "StreamSettings", "ensure_stream", "stream_epoch"]
+
 DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
 DEFAULT_DUPLICATE_WINDOW_SECONDS = 120
 
