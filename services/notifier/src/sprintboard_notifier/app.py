@@ -1,0 +1,179 @@
+"""The notifier app: `create_app(settings)` wires the NATS consumer to the hub in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypedDict
+
+import orjson
+import uvicorn
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from sprintboard_contracts.events import TaskEvent
+from sprintboard_contracts.subjects import STREAM_NAME, filter_for_project
+from sprintboard_contracts.tokens import TokenVerifier
+from sprintboard_notifier.consumer import TaskStreamConsumer
+from sprintboard_notifier.gateway import Gateway
+from sprintboard_notifier.hub import Delivery, Hub, SourceBounds
+from sprintboard_notifier.logs import install_redaction
+from sprintboard_notifier.metrics import NotifierMetrics
+from sprintboard_notifier.settings import NotifierSettings
+from sprintboard_notifier.ws import router as ws_router
+
+log = logging.getLogger(__name__)
+
+
+class NotifierState(TypedDict):
+    settings: NotifierSettings
+    gateway: Gateway
+    hub: Hub
+    consumer: TaskStreamConsumer
+    metrics: NotifierMetrics
+
+
+def to_delivery(seq: int, data: bytes, event: TaskEvent) -> Delivery:
+    """The hub routes by these fields and forwards the body as published (unknown fields kept)."""
+    return Delivery(
+        seq=seq,
+        tenant_id=event.tenant_id,
+        project_id=str(event.project_id),
+        sprint_id=str(event.sprint_id) if event.sprint_id is not None else None,
+        story_id=str(event.story_id),
+        timestamp=event.timestamp.timestamp(),
+        body=orjson.loads(data),
+    )
+
+
+class StreamBridge:
+    """The only place that knows both sides: consumer callbacks into the hub, and the hub's event source."""
+
+    def __init__(self, settings: NotifierSettings, metrics: NotifierMetrics) -> None:
+        self.hub = Hub(
+            self,
+            metrics,
+            queue_frames=settings.send_queue_frames,
+            hold_frames=settings.resume_hold_frames,
+            stall_seconds=settings.replay_stall_seconds,
+        )
+        self.consumer = TaskStreamConsumer(
+            settings.nats_url,
+            self._on_event,
+            metrics,
+            on_skip=self.hub.advance,
+            on_ready=self.hub.start,
+            stream_settings=settings.stream_settings(),
+            name=f"sprintboard-notifier-{settings.instance_id}",
+        )
+
+    def _on_event(self, seq: int, subject: str, data: bytes, event: TaskEvent) -> None:
+        self.hub.publish(to_delivery(seq, data, event))
+
+    async def bounds(self) -> SourceBounds:
+        state = await self.consumer.state()
+        return SourceBounds(state.epoch, state.first_seq)
+
+    async def replay(
+        self, project_ids: frozenset[str] | None, from_seq: int, to_seq: int
+    ) -> AsyncGenerator[Delivery, None]:
+        # Subjects carry the project only; sprint and story filters are applied by the hub.
+        subjects = sorted(filter_for_project(p) for p in project_ids) if project_ids else None
+        async with contextlib.aclosing(self.consumer.replay(subjects, from_seq, to_seq)) as stored:
+            async for m in stored:
+                yield to_delivery(m.seq, m.data, m.event)
+
+    async def run(self, watch_seconds: float) -> None:
+        """Start the consumer (retrying while NATS is away), then restart it if the stream is recreated."""
+        await self._start()
+        while True:
+            await asyncio.sleep(watch_seconds)
+            try:
+                epoch = (await self.consumer.state()).epoch
+            except Exception:
+                continue  # NATS away: the client reconnects and the ordered consumer resumes by itself
+            if epoch != self.hub.epoch:
+                log.warning("stream %s was recreated (epoch %s); following the new one", STREAM_NAME, epoch)
+                await self.consumer.stop()
+                await self._start()
+
+    async def _start(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self.consumer.start()
+                return
+            except Exception as exc:
+                log.warning("NATS consumer not started (%s); retrying in %.1fs", exc, delay)
+                with contextlib.suppress(Exception):
+                    await self.consumer.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+
+def create_app(settings: NotifierSettings | None = None) -> FastAPI:
+    settings = settings or NotifierSettings()
+    install_redaction()
+    metrics = NotifierMetrics()
+    verifier = TokenVerifier(
+        secret=settings.jwt_secret,
+        jwks_url=settings.jwt_jwks_url,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    bridge = StreamBridge(settings, metrics)
+    gateway = Gateway(bridge.hub, verifier, settings, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[NotifierState]:
+        starting = asyncio.create_task(bridge.run(settings.stream_watch_seconds))
+        heartbeats = asyncio.create_task(gateway.heartbeats())
+        try:
+            yield NotifierState(
+                settings=settings, gateway=gateway, hub=bridge.hub, consumer=bridge.consumer, metrics=metrics
+            )
+        finally:
+            for task in (starting, heartbeats):
+                task.cancel()
+            await asyncio.gather(starting, heartbeats, return_exceptions=True)
+            bridge.hub.ready = False
+            await bridge.consumer.stop()
+
+    app = FastAPI(title="Sprintboard notifier", lifespan=lifespan)
+    app.include_router(ws_router)
+
+    @app.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/health/ready")
+    async def ready(response: Response) -> dict[str, object]:
+        ok = bridge.hub.ready and bridge.consumer.running
+        response.status_code = 200 if ok else 503
+        return {"status": "ok" if ok else "unavailable", "nats_consumer": ok, "sockets": len(bridge.hub)}
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.state.bridge = bridge
+    return app
+
+
+def server_config(
+    settings: NotifierSettings, app: FastAPI | None = None, **overrides: object
+) -> uvicorn.Config:
+    """How the notifier is served: frame size limit at the server, no per-message deflate."""
+    options: dict[str, object] = {
+        "host": settings.host,
+        "port": settings.port,
+        "ws_max_size": settings.max_frame_bytes,
+        "ws_per_message_deflate": False,
+        "lifespan": "on",
+        "log_level": settings.log_level,
+    }
+    options.update(overrides)
+    return uvicorn.Config(app or create_app(settings), **options)  # type: ignore[arg-type]

@@ -1,0 +1,19 @@
+"""The WebSocket side: sessions, their index and fan-out; knows nothing of NATS."""
+
+from sprintboard_notifier.hub.fanout import SLOW_CLIENT, EventSource, Hub, SourceBounds
+from sprintboard_notifier.hub.frames import HEARTBEAT, KEY_KINDS, Delivery, Frame, KeyKind, SubscriptionKey
+from sprintboard_notifier.hub.session import Session
+
+__all__ = [
+    "HEARTBEAT",
+    "KEY_KINDS",
+    "SLOW_CLIENT",
+    "Delivery",
+    "EventSource",
+    "Frame",
+    "Hub",
+    "KeyKind",
+    "Session",
+    "SourceBounds",
+    "SubscriptionKey",
+]

@@ -1,0 +1,254 @@
+"""The hub: sockets indexed by tenant and subscription, live fan-out of each event and gap-free resume."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sprintboard_notifier.hub.frames import Delivery, Frame, SubscriptionKey
+from sprintboard_notifier.hub.session import Session
+from sprintboard_notifier.metrics import NotifierMetrics
+
+log = logging.getLogger(__name__)
+
+SLOW_CLIENT = 4008
+
+
+@dataclass(frozen=True, slots=True)
+class SourceBounds:
+    """What the event store keeps right now."""
+
+    epoch: str
+    first_seq: int
+
+
+class EventSource(Protocol):
+    """The stored events, as the hub needs them for a resume (implemented over JetStream in app wiring)."""
+
+    async def bounds(self) -> SourceBounds: ...
+
+    def replay(
+        self, project_ids: frozenset[str] | None, from_seq: int, to_seq: int
+    ) -> AsyncGenerator[Delivery, None]: ...
+
+
+@dataclass(slots=True)
+class _TenantIndex:
+    everyone: set[Session] = field(default_factory=set)
+    by_key: dict[SubscriptionKey, set[Session]] = field(default_factory=dict)
+
+    def add(self, s: Session) -> None:
+        if not s.keys:
+            self.everyone.add(s)
+        for key in s.keys:
+            self.by_key.setdefault(key, set()).add(s)
+
+    def remove(self, s: Session) -> None:
+        self.everyone.discard(s)
+        for key in s.keys:
+            subs = self.by_key.get(key)
+            if subs is not None:
+                subs.discard(s)
+                if not subs:
+                    del self.by_key[key]
+
+    def __bool__(self) -> bool:
+        return bool(self.everyone or self.by_key)
+
+
+class Hub:
+    """Knows sockets and events, nothing of NATS: the event source is injected."""
+
+    def __init__(
+        self,
+        source: EventSource,
+        metrics: NotifierMetrics,
+        *,
+        queue_frames: int,
+        hold_frames: int,
+        stall_seconds: float,
+    ) -> None:
+        self._source = source
+        self._metrics = metrics
+        self._queue_frames = queue_frames
+        self._hold_frames = hold_frames
+        self._stall = stall_seconds
+        self._tenants: dict[str, _TenantIndex] = {}
+        self._sessions: dict[str, Session] = {}
+        self.epoch = ""
+        self.cursor = 0
+        self.ready = False
+
+    def start(self, epoch: str, cursor: int) -> None:
+        """The source is live from `cursor` on, in stream `epoch`."""
+        recreated = self.ready and epoch != self.epoch
+        # A restarted consumer on the same stream must not move the cursor back (that would re-send).
+        self.cursor = max(self.cursor, cursor) if epoch == self.epoch else cursor
+        self.epoch = epoch
+        self.ready = True
+        if recreated:
+            # Every socket's seqs belong to the old stream: each client reloads its snapshot.
+            frame = Frame.control({"type": "resync_required", "seq": cursor, "epoch": epoch})
+            for s in self.sessions():
+                self._metrics.resyncs.inc()
+                self.send(s, frame)
+
+    def sessions(self) -> Iterator[Session]:
+        return iter(list(self._sessions.values()))
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    # -- membership -----------------------------------------------------------------------------------
+
+    def open(self, tenant_id: str, pending: bool = True) -> Session:
+        """A new socket, tenant-wide; while `pending` its events wait for `go_live` or `resume`."""
+        s = Session(uuid.uuid4().hex, tenant_id, self._queue_frames, self._hold_frames, self.cursor, pending)
+        self._sessions[s.session_id] = s
+        self._tenants.setdefault(tenant_id, _TenantIndex()).add(s)
+        return s
+
+    def close(self, s: Session, code: int, reason: str = "") -> None:
+        s.close(code, reason)
+        if self._sessions.pop(s.session_id, None) is not None:
+            self._unindex(s)
+
+    def subscribe(self, s: Session, key: SubscriptionKey) -> bool:
+        if key in s.keys or s.closed:
+            return False
+        self._unindex(s)
+        s.rekey(self.cursor, add=key)
+        self._tenants.setdefault(s.tenant_id, _TenantIndex()).add(s)
+        return True
+
+    def unsubscribe(self, s: Session, key: SubscriptionKey) -> bool:
+        if key not in s.keys or s.closed:
+            return False
+        self._unindex(s)
+        s.rekey(self.cursor, drop=key)
+        self._tenants.setdefault(s.tenant_id, _TenantIndex()).add(s)
+        return True
+
+    def send(self, s: Session, frame: Frame) -> None:
+        """Queue a control frame without waiting; a full buffer closes the socket like any other."""
+        if not s.offer(frame):
+            self._overflow(s)
+
+    def _unindex(self, s: Session) -> None:
+        index = self._tenants.get(s.tenant_id)
+        if index is not None:
+            index.remove(s)
+            if not index:
+                del self._tenants[s.tenant_id]
+
+    def _overflow(self, s: Session) -> None:
+        if not s.closed:
+            self._metrics.slow_closes.inc()
+        self.close(s, SLOW_CLIENT, "send buffer full")
+
+    # -- live -----------------------------------------------------------------------------------------
+
+    def advance(self, seq: int) -> None:
+        """A stream message that is not an event (invalid) still moves the cursor."""
+        self.cursor = max(self.cursor, seq)
+
+    def publish(self, d: Delivery) -> None:
+        """Fan one live event out: serialized once, queued without waiting, full buffers closed."""
+        if d.seq <= self.cursor:
+            return  # a redelivery after the consumer reset: already fanned out
+        self.cursor = d.seq
+        index = self._tenants.get(d.tenant_id)
+        if index is None:
+            return
+        keyed: set[Session] | None = None
+        for key in d.routes():
+            subs = index.by_key.get(key) if key is not None else None
+            if subs:
+                keyed = subs if keyed is None else keyed | subs
+        if keyed is None and not index.everyone:
+            return
+        frame = Frame.event(d, self.epoch, live=True)
+        full = [s for s in index.everyone if not s.deliver(frame, d)]
+        if keyed is not None:
+            full.extend(s for s in keyed if not s.deliver(frame, d))
+        for s in full:
+            self._overflow(s)
+
+    # -- resume ---------------------------------------------------------------------------------------
+
+    async def resume(self, s: Session, key: SubscriptionKey | None, after_seq: int, epoch: str) -> bool:
+        """Subscribe and replay (after_seq, cursor-at-join], holding live events meanwhile; False = resync."""
+        upto = self.cursor  # captured before any await: live events above it are held, not lost
+        s.rekey(upto)  # what went out live so far is on record, so the replay skips it
+        if key is not None:
+            self.subscribe(s, key)
+        # Without a key the resume is of the socket's current feed (tenant-wide when it has no filter).
+        keys = frozenset({key}) if key is not None else s.key_set()
+        s.start_hold()
+        s.pending = False
+        try:
+            if epoch != self.epoch:
+                return await self._resync(s)
+            bounds = await self._source.bounds()
+            if bounds.epoch != self.epoch or after_seq < bounds.first_seq - 1:
+                return await self._resync(s)
+            s.claim(after_seq, keys)
+            if after_seq < upto:
+                await self._replay(s, key, keys, after_seq, upto)
+            return True
+        except Exception:
+            log.exception("resume failed; asking the client to resync")
+            return await self._resync(s)
+        finally:
+            await self._release(s)
+
+    async def _replay(
+        self,
+        s: Session,
+        key: SubscriptionKey | None,
+        keys: frozenset[SubscriptionKey] | None,
+        after_seq: int,
+        upto: int,
+    ) -> None:
+        projects = frozenset({key[1]}) if key is not None and key[0] == "project" else None
+        async with aclosing(self._source.replay(projects, after_seq + 1, upto)) as stored:
+            async for d in stored:
+                if s.closed:
+                    return
+                if d.tenant_id != s.tenant_id or not d.matches(keys) or s.already_sent(d):
+                    continue
+                if not await s.put(Frame.event(d, self.epoch, live=False), self._stall):
+                    self._overflow(s)
+                    return
+                self._metrics.replayed.inc()
+        s.remember(after_seq, upto, keys)
+
+    async def _resync(self, s: Session) -> bool:
+        self._metrics.resyncs.inc()
+        frame = Frame.control({"type": "resync_required", "seq": self.cursor, "epoch": self.epoch})
+        if not await s.put(frame, self._stall):
+            self._overflow(s)
+        return False
+
+    async def go_live(self, s: Session) -> None:
+        """End a new socket's pending hold: what was held goes out under the filters it has now."""
+        if s.pending:
+            s.pending = False
+            await self._release(s)
+
+    async def _release(self, s: Session) -> None:
+        """Hand over to live: send what was held, then stop holding."""
+        while not s.closed:
+            item = s.pop_held()
+            if item is None:
+                return
+            frame, d = item
+            if not d.matches(s.key_set()) or s.already_sent(d):
+                continue
+            if not await s.put(frame, self._stall):
+                self._overflow(s)
+                return

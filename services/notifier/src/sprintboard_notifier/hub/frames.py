@@ -1,0 +1,82 @@
+"""What the hub moves: an event as the hub sees it, and server frames serialized once and shared."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+KeyKind = Literal["sprint", "project", "story"]
+SubscriptionKey = tuple[KeyKind, str]
+KEY_KINDS: tuple[KeyKind, ...] = ("sprint", "project", "story")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One stored event: its stream sequence, what it is routed by, and its JSON body."""
+
+    seq: int
+    tenant_id: str
+    project_id: str | None
+    sprint_id: str | None
+    story_id: str | None
+    timestamp: float
+    body: dict[str, Any]
+
+    def routes(self) -> tuple[SubscriptionKey | None, ...]:
+        return (
+            ("sprint", self.sprint_id) if self.sprint_id else None,
+            ("project", self.project_id) if self.project_id else None,
+            ("story", self.story_id) if self.story_id else None,
+        )
+
+    def matches(self, keys: frozenset[SubscriptionKey] | None) -> bool:
+        """None means tenant-wide (a socket without subscriptions)."""
+        if keys is None:
+            return True
+        return any(k in keys for k in self.routes() if k is not None)
+
+
+class Frame:
+    """A server frame's text; the same object is queued on every socket it goes to."""
+
+    __slots__ = ("_data", "seq", "text", "timestamp")
+
+    def __init__(self, text: str, seq: int | None = None, timestamp: float | None = None) -> None:
+        self.text = text
+        self.seq = seq
+        # Only live event frames carry a timestamp: the delivery-lag histogram is about live events.
+        self.timestamp = timestamp
+        self._data: bytes | None = None
+
+    @property
+    def data(self) -> bytes:
+        """UTF-8 bytes, encoded once, for transports that can send bytes as a text frame."""
+        if self._data is None:
+            self._data = self.text.encode()
+        return self._data
+
+    @property
+    def is_event(self) -> bool:
+        return self.seq is not None
+
+    @classmethod
+    def control(cls, payload: dict[str, Any]) -> Frame:
+        return cls(orjson.dumps(payload).decode())
+
+    @classmethod
+    def event(cls, delivery: Delivery, epoch: str, live: bool) -> Frame:
+        payload = dict(delivery.body)
+        payload["seq"] = delivery.seq
+        payload["epoch"] = epoch
+        return cls(orjson.dumps(payload).decode(), delivery.seq, delivery.timestamp if live else None)
+
+    @classmethod
+    def batch(cls, frames: list[Frame]) -> Frame:
+        """Splices already-serialized events, so batching costs no re-serialization."""
+        text = '{"type":"batch","events":[' + ",".join(f.text for f in frames) + "]}"
+        return cls(text, frames[-1].seq, None)
+
+
+HEARTBEAT = Frame.control({"type": "heartbeat"})

@@ -1,0 +1,196 @@
+"""One socket's state in the hub: filters, bounded send queue, resume hold and what it was already sent."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+
+from sprintboard_notifier.hub.frames import Delivery, Frame, SubscriptionKey
+
+# Each subscribe/unsubscribe/resume adds a segment; a bound keeps an abusive client from growing it.
+MAX_SEGMENTS = 64
+Segment = tuple[int, int, frozenset[SubscriptionKey] | None]
+
+
+class Session:
+    """Owned by the hub; the writer drains it with `take`, the hub fills it with `deliver`/`put`."""
+
+    __slots__ = (
+        "_capacity",
+        "_ceiling",
+        "_closed_waiter",
+        "_held",
+        "_hold_capacity",
+        "_live_lo",
+        "_queue",
+        "_room",
+        "_segments",
+        "_wakeup",
+        "batch",
+        "close_code",
+        "close_reason",
+        "keys",
+        "last_sent",
+        "pending",
+        "session_id",
+        "tenant_id",
+    )
+
+    def __init__(
+        self, session_id: str, tenant_id: str, capacity: int, hold_capacity: int, cursor: int, pending: bool
+    ) -> None:
+        self.session_id = session_id
+        self.tenant_id = tenant_id
+        self.keys: set[SubscriptionKey] = set()
+        self.batch = False
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.last_sent = time.monotonic()
+        self._queue: deque[Frame] = deque()
+        self._capacity = capacity
+        self._wakeup: asyncio.Future[None] | None = None
+        self._room: asyncio.Future[None] | None = None
+        self._closed_waiter: asyncio.Future[None] | None = None
+        # A new socket holds its events until it states its filters (or a grace period ends), so a
+        # resuming client does not first get tenant-wide live events ahead of its replay.
+        self.pending = pending
+        self._held: deque[tuple[Frame, Delivery]] | None = deque() if pending else None
+        self._hold_capacity = hold_capacity
+        # Coverage: (lo, hi] ranges of stream seqs in which every event matching the keys was already sent
+        # (or the client said it has them); replays and live events consult it so nothing goes twice.
+        self._segments: list[Segment] = []
+        self._live_lo = cursor
+        self._ceiling = 0
+
+    @property
+    def closed(self) -> bool:
+        return self.close_code is not None
+
+    @property
+    def holding(self) -> bool:
+        return self._held is not None
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def key_set(self) -> frozenset[SubscriptionKey] | None:
+        return frozenset(self.keys) if self.keys else None
+
+    # -- filters and coverage -------------------------------------------------------------------------
+
+    def rekey(
+        self, cursor: int, add: SubscriptionKey | None = None, drop: SubscriptionKey | None = None
+    ) -> None:
+        """Filters change at `cursor`: what the old filters let through up to it counts as sent."""
+        if cursor > self._live_lo and not self.pending:  # held while pending: nothing went out
+            self.remember(self._live_lo, cursor, self.key_set())
+        self._live_lo = cursor
+        if add is not None:
+            self.keys.add(add)
+        if drop is not None:
+            self.keys.discard(drop)
+
+    def claim(self, upto: int, keys: frozenset[SubscriptionKey] | None) -> None:
+        """The client says it has every matching event up to `upto` (its resume point)."""
+        self.remember(-1, upto, keys)
+        self._ceiling = max(self._ceiling, upto)
+
+    def remember(self, lo: int, hi: int, keys: frozenset[SubscriptionKey] | None) -> None:
+        if hi <= lo:
+            return
+        self._segments.append((lo, hi, keys))
+        if len(self._segments) > MAX_SEGMENTS:
+            del self._segments[0]
+
+    def already_sent(self, d: Delivery) -> bool:
+        return any(lo < d.seq <= hi and d.matches(keys) for lo, hi, keys in self._segments)
+
+    # -- live delivery (never blocks) -----------------------------------------------------------------
+
+    def deliver(self, frame: Frame, d: Delivery) -> bool:
+        """Queue a live event; False when the buffer (or the resume hold) is full."""
+        if self.close_code is not None:
+            return True
+        if self._held is not None:
+            if len(self._held) >= self._hold_capacity:
+                return False
+            self._held.append((frame, d))
+            return True
+        if d.seq <= self._ceiling and self.already_sent(d):
+            return True
+        return self.offer(frame)
+
+    def offer(self, frame: Frame) -> bool:
+        if self.close_code is not None:
+            return True
+        if len(self._queue) >= self._capacity:
+            return False
+        self._queue.append(frame)
+        waiter = self._wakeup
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        return True
+
+    # -- resume (may wait for the writer) -------------------------------------------------------------
+
+    async def put(self, frame: Frame, stall_seconds: float) -> bool:
+        """Queue a replayed frame, waiting for room; False when the client stalls that long."""
+        while len(self._queue) >= self._capacity and self.close_code is None:
+            self._room = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(self._room, stall_seconds)
+            except TimeoutError:
+                return False
+        return self.close_code is None and self.offer(frame)
+
+    def start_hold(self) -> None:
+        if self._held is None:
+            self._held = deque()
+
+    def pop_held(self) -> tuple[Frame, Delivery] | None:
+        """The next held live event; when none is left the hold ends in the same step (no await between)."""
+        if self._held:
+            return self._held.popleft()
+        self._held = None
+        return None
+
+    # -- the writer's side ----------------------------------------------------------------------------
+
+    async def take(self, limit: int) -> list[Frame]:
+        """Wait for frames; an empty list means the session is closed."""
+        while not self._queue and self.close_code is None:
+            self._wakeup = asyncio.get_running_loop().create_future()
+            await self._wakeup
+        return self.take_nowait(limit)
+
+    def take_nowait(self, limit: int) -> list[Frame]:
+        q = self._queue
+        if self.close_code is not None or not q:
+            return []
+        frames = (
+            [q.popleft()] if limit == 1 or len(q) == 1 else [q.popleft() for _ in range(min(limit, len(q)))]
+        )
+        room = self._room
+        if room is not None and not room.done():
+            room.set_result(None)
+        return frames
+
+    def close(self, code: int, reason: str = "") -> bool:
+        """Mark closed (first code wins), drop what is queued and wake whoever waits."""
+        if self.close_code is not None:
+            return False
+        self.close_code = code
+        self.close_reason = reason
+        self._queue.clear()
+        self._held = None
+        for fut in (self._wakeup, self._room, self._closed_waiter):
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+        return True
+
+    async def wait_closed(self) -> None:
+        if self.close_code is None:
+            self._closed_waiter = asyncio.get_running_loop().create_future()
+            await self._closed_waiter

@@ -1,0 +1,184 @@
+"""The hub alone, with an in-memory event source: fan-out, bounded queues and resume bookkeeping."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+
+import orjson
+
+from sprintboard_notifier.hub import Delivery, Frame, Hub, Session, SourceBounds
+from sprintboard_notifier.metrics import NotifierMetrics
+
+T1, T2 = "org-1", "org-2"
+SPRINT, OTHER_SPRINT = "s-1", "s-2"
+
+
+def delivery(seq: int, tenant: str = T1, sprint: str | None = SPRINT, story: str = "story-1") -> Delivery:
+    return Delivery(
+        seq, tenant, "p-1", sprint, story, 0.0, {"type": "ownership_taken", "event_id": f"e{seq}"}
+    )
+
+
+class MemorySource:
+    def __init__(self) -> None:
+        self.events: list[Delivery] = []
+        self.first_seq = 1
+        self.epoch = "epoch-1"
+        self.during_replay: list[Delivery] = []
+        self.hub: Hub | None = None
+
+    async def bounds(self) -> SourceBounds:
+        return SourceBounds(self.epoch, self.first_seq)
+
+    async def replay(
+        self, project_ids: frozenset[str] | None, from_seq: int, to_seq: int
+    ) -> AsyncGenerator[Delivery, None]:
+        for d in self.events:
+            if from_seq <= d.seq <= to_seq:
+                yield d
+                # Live events keep coming while a replay runs.
+                if self.during_replay and self.hub is not None:
+                    live = self.during_replay.pop(0)
+                    self.events.append(live)
+                    self.hub.publish(live)
+                await asyncio.sleep(0)
+
+
+def make_hub(queue: int = 100, hold: int = 100) -> tuple[Hub, MemorySource, NotifierMetrics]:
+    source, metrics = MemorySource(), NotifierMetrics()
+    hub = Hub(source, metrics, queue_frames=queue, hold_frames=hold, stall_seconds=1)
+    source.hub = hub
+    hub.start(source.epoch, 0)
+    return hub, source, metrics
+
+
+def feed(hub: Hub, source: MemorySource, *ds: Delivery) -> None:
+    for d in ds:
+        source.events.append(d)
+        hub.publish(d)
+
+
+def drained(s: Session) -> list[dict[str, object]]:
+    return [orjson.loads(f.text) for f in s.take_nowait(10_000)]
+
+
+def event_seqs(s: Session) -> list[int]:
+    return [int(f["seq"]) for f in drained(s) if "event_id" in f]  # type: ignore[call-overload]
+
+
+def test_one_frame_object_for_every_socket_and_tenants_apart() -> None:
+    hub, source, _ = make_hub()
+    a, b, other = hub.open(T1, pending=False), hub.open(T1, pending=False), hub.open(T2, pending=False)
+    hub.subscribe(b, ("sprint", SPRINT))
+    feed(hub, source, delivery(1))
+    fa, fb = a.take_nowait(10), b.take_nowait(10)
+    assert len(fa) == len(fb) == 1 and fa[0] is fb[0]
+    assert other.take_nowait(10) == []
+    frame = orjson.loads(fa[0].text)
+    assert frame["seq"] == 1 and frame["epoch"] == "epoch-1"
+
+
+def test_filters_select_and_a_socket_in_two_matching_filters_gets_one_copy() -> None:
+    hub, source, _ = make_hub()
+    s = hub.open(T1, pending=False)
+    hub.subscribe(s, ("sprint", SPRINT))
+    hub.subscribe(s, ("story", "story-1"))
+    feed(
+        hub, source, delivery(1), delivery(2, sprint=OTHER_SPRINT, story="story-9"), delivery(3, sprint=None)
+    )
+    assert event_seqs(s) == [1, 3]
+
+
+def test_full_queue_closes_only_that_socket_with_4008() -> None:
+    hub, source, metrics = make_hub(queue=2)
+    slow, fast = hub.open(T1, pending=False), hub.open(T1, pending=False)
+    for seq in range(1, 4):
+        feed(hub, source, delivery(seq))
+        fast.take_nowait(10)
+    assert slow.close_code == 4008 and slow.queued == 0
+    assert metrics.slow_closes._value.get() == 1
+    feed(hub, source, delivery(4))
+    assert event_seqs(fast) == [4] and len(hub) == 1
+
+
+async def test_resume_holds_live_events_and_hands_over_without_gap_or_duplicate() -> None:
+    hub, source, _ = make_hub()
+    feed(hub, source, *(delivery(seq) for seq in range(1, 11)))
+    source.during_replay = [delivery(seq) for seq in range(11, 16)]
+    s = hub.open(T1, pending=False)
+    assert await hub.resume(s, ("sprint", SPRINT), 3, "epoch-1")
+    assert event_seqs(s) == list(range(4, 16))
+    feed(hub, source, delivery(16))
+    assert event_seqs(s) == [16]
+
+
+async def test_resume_skips_what_the_socket_already_got_tenant_wide() -> None:
+    hub, source, _ = make_hub()
+    feed(hub, source, delivery(1), delivery(2))
+    s = hub.open(T1, pending=False)
+    feed(hub, source, delivery(3), delivery(4, sprint=OTHER_SPRINT))
+    assert event_seqs(s) == [3, 4]
+    assert await hub.resume(s, ("sprint", SPRINT), 0, "epoch-1")
+    assert event_seqs(s) == [1, 2]
+
+
+async def test_client_ahead_of_this_instance_gets_nothing_twice() -> None:
+    hub, source, _ = make_hub()
+    feed(hub, source, delivery(1))
+    s = hub.open(T1, pending=False)
+    s.take_nowait(10)
+    assert await hub.resume(s, ("sprint", SPRINT), 3, "epoch-1")
+    feed(hub, source, delivery(2), delivery(3), delivery(4))
+    assert event_seqs(s) == [4]
+
+
+async def test_resync_when_too_old_or_other_epoch() -> None:
+    hub, source, metrics = make_hub()
+    feed(hub, source, *(delivery(seq) for seq in range(1, 6)))
+    source.first_seq = 4
+    s = hub.open(T1, pending=False)
+    assert not await hub.resume(s, None, 1, "epoch-1")
+    assert not await hub.resume(s, None, 3, "epoch-0")
+    assert [f["type"] for f in drained(s)] == ["resync_required", "resync_required"]
+    assert await hub.resume(s, None, 3, "epoch-1")
+    assert event_seqs(s) == [4, 5]
+    assert metrics.resyncs._value.get() == 2
+
+
+async def test_hold_overflow_closes_4008() -> None:
+    hub, source, _ = make_hub(hold=3)
+    feed(hub, source, *(delivery(seq) for seq in range(1, 5)))
+    source.during_replay = [delivery(seq) for seq in range(5, 10)]
+    s = hub.open(T1, pending=False)
+    await hub.resume(s, None, 0, "epoch-1")
+    assert s.close_code == 4008
+
+
+def test_batch_frame_splices_serialized_events() -> None:
+    frames = [Frame.event(delivery(seq), "e", live=True) for seq in (1, 2)]
+    batch = orjson.loads(Frame.batch(frames).text)
+    assert batch["type"] == "batch" and [e["seq"] for e in batch["events"]] == [1, 2]
+
+
+async def test_a_new_socket_holds_events_until_it_states_its_filter() -> None:
+    hub, source, _ = make_hub()
+    s = hub.open(T1)
+    feed(hub, source, delivery(1), delivery(2, sprint=OTHER_SPRINT, story="story-9"))
+    assert s.take_nowait(10) == []
+    hub.subscribe(s, ("sprint", SPRINT))
+    await hub.go_live(s)
+    feed(hub, source, delivery(3))
+    assert event_seqs(s) == [1, 3]
+
+
+async def test_a_pending_socket_that_resumes_gets_the_replay_first() -> None:
+    hub, source, _ = make_hub()
+    feed(hub, source, *(delivery(seq) for seq in range(1, 4)))
+    s = hub.open(T1)
+    feed(hub, source, delivery(4), delivery(5))
+    source.during_replay = [delivery(6)]
+    assert await hub.resume(s, ("sprint", SPRINT), 1, "epoch-1")
+    assert event_seqs(s) == [2, 3, 4, 5, 6]
+    await hub.go_live(s)  # the grace timer firing late changes nothing
+    assert event_seqs(s) == []

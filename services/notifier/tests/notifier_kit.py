@@ -1,0 +1,207 @@
+"""Notifier test kit: in-process uvicorn notifiers, JetStream publishing of contract events, ws clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import nats
+import orjson
+import uvicorn
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from sprintboard_contracts import events as contract
+from sprintboard_contracts.subjects import EventType, subject_for
+from sprintboard_contracts.tokens import mint_dev_token
+from sprintboard_devstack.servers import free_port
+from sprintboard_notifier.app import create_app, server_config
+from sprintboard_notifier.hub import Hub
+from sprintboard_notifier.metrics import NotifierMetrics
+from sprintboard_notifier.settings import NotifierSettings
+
+SECRET = "notifier-test-secret-with-enough-bytes"
+
+
+@dataclass
+class Notifier:
+    """A notifier served by uvicorn in this process, on a free port."""
+
+    settings: NotifierSettings
+    server: uvicorn.Server
+    app: Any
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.settings.port}/api/v1/ws/tasks"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.port}"
+
+    @property
+    def hub(self) -> Hub:
+        hub: Hub = self.app.state.bridge.hub
+        return hub
+
+    @property
+    def metrics(self) -> NotifierMetrics:
+        metrics: NotifierMetrics = self.app.state.bridge.hub._metrics
+        return metrics
+
+
+@contextlib.asynccontextmanager
+async def run_notifier(nats_url: str, **overrides: Any) -> AsyncIterator[Notifier]:
+    settings = NotifierSettings(nats_url=nats_url, jwt_secret=SECRET, port=free_port(), **overrides)
+    app = create_app(settings)
+    server = uvicorn.Server(server_config(settings, app, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    notifier = Notifier(settings, server, app)
+    try:
+        async with httpx.AsyncClient(base_url=notifier.http_url) as http:
+            for _ in range(300):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get("/health/ready")).status_code == 200:
+                        break
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.05)
+            else:
+                raise RuntimeError("notifier not ready")
+        yield notifier
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+
+
+def token(org_id: str | None, sub: str = "alice", ttl_seconds: int = 3600) -> str:
+    return mint_dev_token(
+        SECRET, sub, sub.title(), f"{sub}@example.com", org_id=org_id, ttl_seconds=ttl_seconds
+    )
+
+
+@dataclass
+class Board:
+    """Ids of one tenant's project, sprint and stories, to build events against."""
+
+    tenant_id: str
+    project_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    sprint_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    stories: list[uuid.UUID] = field(default_factory=lambda: [uuid.uuid4() for _ in range(3)])
+
+
+def make_event(board: Board, story: uuid.UUID | None = None, sprint: bool = True, version: int = 2) -> Any:
+    """A valid `ownership_taken` for a fresh task of the board."""
+    owner = uuid.uuid4()
+    return contract.OwnershipTaken(
+        event_id=uuid.uuid4(),
+        timestamp=datetime.now(UTC),
+        tenant_id=board.tenant_id,
+        org_id=board.tenant_id,
+        project_id=board.project_id,
+        sprint_id=board.sprint_id if sprint else None,
+        story_id=story or board.stories[0],
+        task_id=uuid.uuid4(),
+        task_version=version,
+        actor_user_id=owner,
+        status="owned",
+        owner_user_id=owner,
+    )
+
+
+class Publisher:
+    """Publishes like the backlog's relay: contract JSON, its subject, `Nats-Msg-Id` = event_id."""
+
+    def __init__(self, nc: NatsClient) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+
+    async def publish(self, event: Any) -> int:
+        ack = await self.js.publish(
+            subject_for(event.project_id, EventType.OWNERSHIP_TAKEN),
+            contract.event_to_json(event),
+            headers={"Nats-Msg-Id": str(event.event_id)},
+        )
+        return int(ack.seq)
+
+    async def publish_raw(self, subject: str, data: bytes) -> int:
+        return int((await self.js.publish(subject, data)).seq)
+
+
+@contextlib.asynccontextmanager
+async def publisher(nats_url: str) -> AsyncIterator[Publisher]:
+    nc = await nats.connect(nats_url)
+    try:
+        yield Publisher(nc)
+    finally:
+        await nc.close()
+
+
+class Client:
+    """A WebSocket client that sorts what it reads into events and control frames."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.controls: list[dict[str, Any]] = []
+
+    async def frame(self, timeout: float = 5.0) -> dict[str, Any]:
+        data: dict[str, Any] = orjson.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+        return data
+
+    async def control(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The next control frame of `kind` (events and other frames in between are kept aside)."""
+        while True:
+            data = await self.frame(timeout)
+            if data.get("type") == kind:
+                return data
+            self.controls.append(data)
+
+    async def events(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Exactly the next `count` events (batches unpacked); control frames are set aside."""
+        out: list[dict[str, Any]] = []
+        async with asyncio.timeout(timeout):
+            while len(out) < count:
+                data = await self.frame(timeout)
+                if data.get("type") == "batch":
+                    out.extend(data["events"])
+                elif "event_id" in data:
+                    out.append(data)
+                else:
+                    self.controls.append(data)
+        return out
+
+    async def quiet(self, seconds: float = 0.3) -> list[dict[str, Any]]:
+        """Events that arrive within `seconds` (expected: none)."""
+        out: list[dict[str, Any]] = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                data = await self.frame(seconds)
+                if "event_id" in data or data.get("type") == "batch":
+                    out.append(data)
+        return out
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        await self.ws.send(orjson.dumps(payload).decode())
+
+    async def close_code(self, timeout: float = 10.0) -> int | None:
+        """Read until the server closes; its close code."""
+        with contextlib.suppress(ConnectionClosed):
+            async with asyncio.timeout(timeout):
+                while True:
+                    await self.ws.recv()
+        return self.ws.close_code
+
+
+@contextlib.asynccontextmanager
+async def client(notifier: Notifier, tok: str | None, **kwargs: Any) -> AsyncIterator[Client]:
+    url = notifier.ws_url + (f"?token={tok}" if tok else "")
+    async with connect(url, **kwargs) as ws:
+        yield Client(ws)

@@ -1,0 +1,73 @@
+"""`python -m sprintboard_notifier` as the stack runs it: a real process, configured by environment only."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from notifier_kit import SECRET, token
+from websockets.asyncio.client import connect
+
+from sprintboard_devstack.servers import free_port
+from sprintboard_notifier.logs import RedactTokens
+
+
+@pytest.fixture
+def notifier_process(nats_url: str, tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[bytes]]]:
+    port = free_port()
+    env = dict(os.environ) | {
+        "NATS_URL": nats_url,
+        "SPRINTBOARD_JWT_SECRET": SECRET,
+        "NOTIFIER_PORT": str(port),
+        "NOTIFIER_LOG_LEVEL": "info",
+    }
+    log = tmp_path / "notifier.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sprintboard_notifier"], env=env, stdout=out, stderr=out
+        )
+    try:
+        yield port, log, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+async def test_module_serves_sockets_and_never_logs_the_token(
+    notifier_process: tuple[int, Path, subprocess.Popen[bytes]],
+) -> None:
+    port, log, proc = notifier_process
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(200):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get("/health/ready")).status_code == 200:
+                        break
+                assert proc.poll() is None, log.read_text()
+                await asyncio.sleep(0.05)
+        secret_token = token("org-main")
+        async with connect(f"ws://127.0.0.1:{port}/api/v1/ws/tasks?token={secret_token}") as ws:
+            assert orjson.loads(await ws.recv())["type"] == "welcome"
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 20)
+    text = log.read_text()
+    assert "/api/v1/ws/tasks" in text and "[accepted]" in text
+    assert secret_token not in text and secret_token.split(".")[2] not in text
+
+
+def test_redaction_filter() -> None:
+    record = logging.LogRecord(
+        "uvicorn.error", logging.INFO, __file__, 1, '"WebSocket %s" ok', ("/ws?token=abc.def&x=1",), None
+    )
+    RedactTokens().filter(record)
+    assert record.getMessage() == '"WebSocket /ws?token=[redacted]&x=1" ok'
