@@ -15,6 +15,10 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sprintboard_backlog.entrypoints.seed import DemoSeed
 
 from sprintboard_devstack.databases import create_database, drop_database
 from sprintboard_devstack.servers import EmbeddedNats, EmbeddedPostgres, free_port
@@ -86,6 +90,7 @@ class Stack:
     logs: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sprintboard-stack-")))
     extra_env: dict[str, str] = field(default_factory=dict)
     isolate_database: bool = False
+    seed: DemoSeed | None = None
     _created_database: str | None = None
 
     def start_servers(self) -> None:
@@ -114,20 +119,39 @@ class Stack:
         env.update(self.extra_env)
         return env
 
-    def migrate_and_seed(self) -> object:
-        """Apply the migrations and seed the demo tenant; returns the seed's description."""
+    def migrate_and_seed(self) -> DemoSeed:
+        """Apply the migrations and seed the demo tenant (idempotent); returns what was seeded."""
         from sprintboard_backlog.adapters.migrations import upgrade
         from sprintboard_backlog.entrypoints.seed import seed_demo
 
-        assert self.database_url
-        upgrade(self.database_url)
-        return asyncio.run(seed_demo(self.database_url))
+        url = self.database_url
+        assert url
+
+        async def migrate_and_seed() -> DemoSeed:
+            await upgrade(url)
+            return await seed_demo(url)
+
+        self.seed = asyncio.run(migrate_and_seed())
+        return self.seed
+
+    def token(self, sub: str = "alice") -> str:
+        """A dev token for a seeded user (signed with this stack's secret)."""
+        from sprintboard_contracts.tokens import mint_dev_token
+
+        assert self.seed is not None
+        user = next(u for u, _ in self.seed.users if u.sub == sub)
+        return mint_dev_token(
+            self.jwt_secret, sub=user.sub, name=user.name, email=user.email, org_id=self.seed.org_id
+        )
 
     def add_backlog(self, port: int | None = None) -> ServiceProcess:
         port = port or free_port()
         env = self.base_env() | {"BACKLOG_HOST": self.host, "BACKLOG_PORT": str(port)}
         if self.notifiers:
-            env["BACKLOG_NOTIFIER_PUBLIC_URL"] = f"ws://{self.host}:{self.notifiers[0].port}/api/v1/ws/tasks"
+            env["BACKLOG_NOTIFIER_PUBLIC_URL"] = (
+                env.get("BACKLOG_NOTIFIER_PUBLIC_URL")
+                or f"ws://{self.host}:{self.notifiers[0].port}/api/v1/ws/tasks"
+            )
         self.backlog = ServiceProcess(
             "sprintboard_backlog", self.host, port, env, self.logs / f"backlog-{port}.log"
         )
@@ -161,7 +185,7 @@ class Stack:
 def running_stack(notifiers: int = 1, **kwargs: object) -> Iterator[Stack]:
     """A started stack: servers (env URLs or embedded), migrated and seeded, notifiers, then the backlog."""
     stack = Stack(
-        database_url=os.environ.get("DATABASE_URL") or None,  # type: ignore[arg-type]
+        database_url=os.environ.get("DATABASE_URL") or None,
         nats_url=os.environ.get("NATS_URL") or None,
         isolate_database=True,
         **kwargs,  # type: ignore[arg-type]

@@ -10,24 +10,19 @@ from sprintboard_devstack.stack import Stack
 
 def main() -> None:
     """Every setting comes from the environment when set; only what is unset is invented."""
-    host = os.environ.get("SPRINTBOARD_HOST", "127.0.0.1")
     stack = Stack(
-        host=host,
+        host=os.environ.get("SPRINTBOARD_HOST", "127.0.0.1"),
         database_url=os.environ.get("DATABASE_URL") or None,
         nats_url=os.environ.get("NATS_URL") or None,
-        **(
-            {"jwt_secret": os.environ["SPRINTBOARD_JWT_SECRET"]}
-            if os.environ.get("SPRINTBOARD_JWT_SECRET")
-            else {}
-        ),
     )
+    stack.jwt_secret = os.environ.get("SPRINTBOARD_JWT_SECRET") or stack.jwt_secret
     try:
         print("Starting PostgreSQL and NATS (embedded unless DATABASE_URL / NATS_URL are set)...", flush=True)
         stack.start_servers()
-        seeded = stack.migrate_and_seed()
+        stack.migrate_and_seed()
         stack.add_notifier(int(os.environ.get("NOTIFIER_PORT", "8001")))
         backlog = stack.add_backlog(int(os.environ.get("BACKLOG_PORT", "8000")))
-        print_banner(stack, backlog.url, seeded)
+        print_banner(stack, backlog.url)
         # Block only now: the services were started with the default mask and stop on their own signals.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
@@ -36,9 +31,7 @@ def main() -> None:
         print("Sprintboard stopped.", flush=True)
 
 
-def print_banner(stack: Stack, backlog_url: str, seeded: object) -> None:
-    from sprintboard_contracts.tokens import mint_dev_token
-
+def print_banner(stack: Stack, backlog_url: str) -> None:
     notifier = stack.notifiers[0]
     print("\nSprintboard is up.")
     print(f"  board       {backlog_url}/")
@@ -47,11 +40,9 @@ def print_banner(stack: Stack, backlog_url: str, seeded: object) -> None:
     print(f"  postgres    {stack.database_url}")
     print(f"  nats        {stack.nats_url}")
     print(f"  logs        {stack.logs}")
-    for user in getattr(seeded, "users", []):
-        token = mint_dev_token(
-            stack.jwt_secret, sub=user.sub, name=user.name, email=user.email, org_id=user.org_id
-        )
-        print(f"  dev token for {user.name}: {token}")
+    assert stack.seed is not None
+    for user, _ in stack.seed.users:
+        print(f"  dev token for {user.name} ({user.sub}): {stack.token(user.sub)}")
     print("Press Ctrl-C to stop.", flush=True)
 
 

@@ -1,0 +1,1 @@
+"""Adapters: PostgreSQL tables, repositories, the unit of work with its outbox, migrations, NATS."""

@@ -1,0 +1,123 @@
+"""The PostgreSQL unit of work: task changes and their outbox rows committed together, in few round trips."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from sprintboard_backlog.adapters.outbox import INSERT_OUTBOX, outbox_params, outbox_row
+from sprintboard_backlog.adapters.project_repository import SqlProjectRepository
+from sprintboard_backlog.adapters.sprint_repository import SqlSprintRepository
+from sprintboard_backlog.adapters.story_repository import SqlStoryRepository
+from sprintboard_backlog.adapters.task_repository import SqlTaskRepository
+from sprintboard_backlog.adapters.transaction import LazyTransaction
+from sprintboard_backlog.adapters.user_repository import SqlUserRepository
+from sprintboard_backlog.application.unit_of_work import ConcurrentChange
+from sprintboard_backlog.domain.events import TaskEvent
+
+log = logging.getLogger(__name__)
+
+
+class SqlUnitOfWork:
+    """`async with uow:` checks out a connection; reads run as they come, writes inside a transaction begun
+    on first use. Task writes and recorded events wait for `commit()`, which writes each event's outbox row
+    after its task row, in the same transaction; a lone task change and its event become ONE statement
+    (atomic by itself: no BEGIN/COMMIT). `on_commit` runs after a commit that wrote outbox rows. Leaving
+    the block without committing discards everything."""
+
+    projects: SqlProjectRepository
+    stories: SqlStoryRepository
+    sprints: SqlSprintRepository
+    tasks: SqlTaskRepository
+    users: SqlUserRepository
+
+    def __init__(self, engine: AsyncEngine, on_commit: Callable[[], None] | None = None) -> None:
+        self._engine = engine
+        self._on_commit = on_commit
+        self._conn: AsyncConnection | None = None
+        self._tx: LazyTransaction | None = None
+        self._events: list[TaskEvent] = []
+
+    async def __aenter__(self) -> Self:
+        conn = await self._engine.connect()
+        try:
+            tx = await LazyTransaction.open(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn, self._tx, self._events = conn, tx, []
+        self.projects = SqlProjectRepository(tx)
+        self.stories = SqlStoryRepository(tx)
+        self.sprints = SqlSprintRepository(tx)
+        self.tasks = SqlTaskRepository(tx)
+        self.users = SqlUserRepository(tx)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        conn, tx, self._conn, self._tx, self._events = self._conn, self._tx, None, None, []
+        if conn is None or tx is None:
+            return
+        try:
+            await tx.rollback()
+        except BaseException:
+            # Never hand a connection that may still be inside a transaction back to the pool.
+            await conn.invalidate()
+            raise
+        finally:
+            await conn.close()
+
+    @property
+    def transaction(self) -> LazyTransaction:
+        if self._tx is None:
+            raise RuntimeError("the unit of work is not open; use `async with uow:`")
+        return self._tx
+
+    def record(self, event: TaskEvent) -> None:
+        self._events.append(event)
+
+    async def commit(self) -> None:
+        tx = self.transaction
+        writes, self.tasks.pending = self.tasks.pending, []
+        events, self._events = self._events, []
+        if not tx.active and len(writes) == 1 and [e.task_id for e in events] == [writes[0].task_id]:
+            if (
+                await tx.execute_alone(writes[0].with_outbox, writes[0].params | outbox_params(events[0]))
+                != 1
+            ):
+                raise ConcurrentChange()
+        elif writes or events or tx.active:
+            for write in writes:
+                if (await tx.write(write.statement, write.params)).rowcount != 1:
+                    raise ConcurrentChange()
+            if events:
+                rows = [outbox_row(event) for event in events]
+                await tx.write(INSERT_OUTBOX, rows[0] if len(rows) == 1 else rows)
+            await tx.commit()
+        if events and self._on_commit is not None:
+            try:
+                self._on_commit()
+            except Exception:  # the relay's poll still delivers; a hook must never fail a committed request
+                log.exception("on_commit hook failed")
+
+    async def rollback(self) -> None:
+        self.tasks.pending = []
+        self._events = []
+        await self.transaction.rollback()
+
+
+class SqlUnitOfWorkFactory:
+    """Makes a fresh unit of work per use case, all sharing one engine and one `on_commit` hook."""
+
+    def __init__(self, engine: AsyncEngine, on_commit: Callable[[], None] | None = None) -> None:
+        # Autocommit at the driver: transactions are begun explicitly, and only when needed.
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.on_commit = on_commit
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self.on_commit)

@@ -1,0 +1,129 @@
+"""`create_app(settings)`: the FastAPI application and the lifespan that builds its engine and context."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sprintboard_backlog.adapters.engine import create_engine
+from sprintboard_backlog.adapters.migrations import upgrade
+from sprintboard_backlog.adapters.unit_of_work import SqlUnitOfWorkFactory
+from sprintboard_backlog.application.users import UserDirectory
+from sprintboard_backlog.entrypoints.http.context import (
+    AppState,
+    LifespanHook,
+    ReadinessCheck,
+    ServiceContext,
+)
+from sprintboard_backlog.entrypoints.http.errors import install_error_handlers
+from sprintboard_backlog.entrypoints.http.observability import RequestContextMiddleware, configure_logging
+from sprintboard_backlog.entrypoints.http.routes import auth, health, projects, sprints, stories, tasks, users
+from sprintboard_backlog.settings import BacklogSettings
+from sprintboard_contracts.tokens import TokenVerifier
+
+log = logging.getLogger(__name__)
+
+
+def database_check(engine: AsyncEngine) -> ReadinessCheck:
+    async def check() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    return check
+
+
+def _verifier(settings: BacklogSettings) -> tuple[TokenVerifier, str | None]:
+    """The token verifier, and the secret dev tokens are signed with (when dev auth is on)."""
+    secret = settings.jwt_secret
+    if not secret and settings.dev_auth:
+        secret = secrets.token_urlsafe(48)
+        log.warning("dev auth is on without SPRINTBOARD_JWT_SECRET: using a random per-process secret")
+    if not secret and not settings.jwt_jwks_url:
+        raise RuntimeError(
+            "set SPRINTBOARD_JWT_SECRET or SPRINTBOARD_JWT_JWKS_URL (or SPRINTBOARD_DEV_AUTH=true)"
+        )
+    verifier = TokenVerifier(
+        secret=secret,
+        jwks_url=settings.jwt_jwks_url,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    return verifier, secret if settings.dev_auth else None
+
+
+def default_hooks(settings: BacklogSettings) -> list[LifespanHook]:
+    """Hooks every deployment runs: the outbox relay (unless run as its own process), NATS readiness."""
+    from sprintboard_backlog.entrypoints.relay import nats_readiness_hook, relay_hook
+
+    return [relay_hook if settings.relay_enabled else nats_readiness_hook]
+
+
+def create_app(settings: BacklogSettings | None = None, *, hooks: Sequence[LifespanHook] = ()) -> FastAPI:
+    """The backlog API. Nothing connects here: the lifespan builds the engine and the `ServiceContext`,
+    then enters `default_hooks(settings)` and `hooks` in order (each may register readiness checks,
+    on-commit callbacks and background tasks)."""
+    settings = settings or BacklogSettings()
+    all_hooks = [*default_hooks(settings), *hooks]
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[AppState]:
+        configure_logging(settings.log_level)
+        if settings.migrate_on_start:
+            await upgrade(settings.database_url)
+        engine = create_engine(
+            settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
+        verifier, dev_secret = _verifier(settings)
+        uow_factory = SqlUnitOfWorkFactory(engine)
+        context = ServiceContext(
+            settings=settings,
+            engine=engine,
+            uow_factory=uow_factory,
+            verifier=verifier,
+            users=UserDirectory(uow_factory),
+            dev_token_secret=dev_secret,
+            readiness_checks={"database": database_check(engine)},
+        )
+        uow_factory.on_commit = context.fire_on_commit
+        try:
+            async with AsyncExitStack() as stack:
+                for hook in all_hooks:
+                    await stack.enter_async_context(hook(context))
+                # What startup built lives as long as the process: keep the collector from rescanning it.
+                gc.collect()
+                gc.freeze()
+                yield {"context": context}
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Sprintboard backlog",
+        version="1.0.0",
+        summary="Projects, stories, tasks and sprints; every task change is published as an event.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    # Routes are matched in order: the hot task routes first.
+    for router in (tasks.router, sprints.router, stories.router, projects.router, users.router):
+        app.include_router(router)
+    if settings.dev_auth:
+        app.include_router(auth.router)
+    app.include_router(health.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID"],
+        )
+    app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
+    return app

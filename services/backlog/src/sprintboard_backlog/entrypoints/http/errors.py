@@ -1,0 +1,92 @@
+"""The one place errors become HTTP: domain, auth, validation and routing errors, all in the envelope."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sprintboard_backlog.domain.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from sprintboard_backlog.entrypoints.http.observability import current_request_id
+
+STATUS_BY_ERROR: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    Forbidden: 403,
+    ValidationFailed: 422,
+}
+CODE_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    422: "validation_failed",
+}
+
+
+class Unauthorized(Exception):
+    """No token, or one that did not verify; `reason` is safe to show (never the token)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    error: dict[str, Any] = {
+        "code": code,
+        "message": message,
+        "request_id": current_request_id(),
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    if details is not None:
+        error["details"] = details
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    status = next((s for kind, s in STATUS_BY_ERROR.items() if isinstance(exc, kind)), 400)
+    return error_response(status, exc.code, exc.message, exc.details)
+
+
+async def _unauthorized(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Unauthorized)
+    return error_response(
+        401,
+        "unauthorized",
+        f"authentication failed: {exc.reason}",
+        {"reason": exc.reason},
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+    return error_response(422, "validation_failed", "the request is malformed or out of range", details)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = CODE_BY_STATUS.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(Unauthorized, _unauthorized)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

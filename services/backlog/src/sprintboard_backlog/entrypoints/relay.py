@@ -1,0 +1,115 @@
+"""The outbox relay as a lifespan hook of the API process, or alone (`python -m ...entrypoints.relay`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+import nats
+from nats.aio.client import Client as NatsClient
+from prometheus_client import start_http_server
+
+from sprintboard_backlog.adapters.nats_publisher import JetStreamPublisher
+from sprintboard_backlog.adapters.relay import OutboxRelay
+from sprintboard_backlog.entrypoints.http.context import ServiceContext
+from sprintboard_backlog.entrypoints.http.observability import configure_logging
+from sprintboard_backlog.settings import BacklogSettings
+from sprintboard_contracts.stream import StreamSettings
+
+log = logging.getLogger(__name__)
+
+
+def build_relay(settings: BacklogSettings) -> OutboxRelay:
+    stream = StreamSettings(
+        max_age_seconds=settings.stream_max_age_seconds,
+        duplicate_window_seconds=settings.stream_duplicate_window_seconds,
+        replicas=settings.stream_replicas,
+    )
+    publisher = JetStreamPublisher(settings.nats_url, stream, ack_timeout=settings.relay_ack_timeout_seconds)
+    return OutboxRelay(
+        settings.asyncpg_dsn,
+        publisher,
+        batch_size=settings.relay_batch_size,
+        poll_interval=settings.relay_poll_interval_seconds,
+    )
+
+
+class NatsProbe:
+    """A connection used only to answer readiness; it never blocks start-up when NATS is down."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._nc: NatsClient | None = None
+
+    async def check(self) -> None:
+        if self._nc is None:
+            self._nc = await nats.connect(
+                self._url,
+                connect_timeout=1,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                name="sprintboard-backlog-probe",
+            )
+        if not self._nc.is_connected:
+            raise ConnectionError("NATS is not connected")
+        await self._nc.flush(timeout=1)
+
+    async def close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            await self._nc.close()
+
+
+@contextlib.asynccontextmanager
+async def relay_hook(context: ServiceContext) -> AsyncIterator[None]:
+    """Run the relay beside the API: woken in-process after each commit that wrote outbox rows."""
+    probe = NatsProbe(context.settings.nats_url)
+    context.readiness_checks["nats"] = probe.check
+    relay = build_relay(context.settings)
+    context.on_commit.append(relay.wake)
+    task = asyncio.create_task(relay.run(), name="outbox-relay")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await probe.close()
+
+
+@contextlib.asynccontextmanager
+async def nats_readiness_hook(context: ServiceContext) -> AsyncIterator[None]:
+    """Without a relay in this process, readiness still checks NATS."""
+    probe = NatsProbe(context.settings.nats_url)
+    context.readiness_checks["nats"] = probe.check
+    try:
+        yield
+    finally:
+        await probe.close()
+
+
+async def run_standalone(settings: BacklogSettings) -> None:
+    relay = build_relay(settings)
+    task = asyncio.create_task(relay.run(), name="outbox-relay")
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def main() -> None:
+    settings = BacklogSettings()
+    configure_logging(settings.log_level)
+    if settings.relay_metrics_port:
+        start_http_server(settings.relay_metrics_port, addr=settings.host)
+    log.info("outbox relay starting")
+    import uvloop
+
+    uvloop.run(run_standalone(settings))
+
+
+if __name__ == "__main__":
+    main()
