@@ -186,6 +186,12 @@ class Api:
 
 
 @pytest.fixture
+def api_on() -> Callable[[httpx.AsyncClient, Tenant, str], Api]:
+    """`api_on(client, tenant, "alice")`: the shortcuts on a separately configured app's client."""
+    return lambda client, tenant, sub="alice": Api(client, tenant.as_(sub))
+
+
+@pytest.fixture
 def api(client: httpx.AsyncClient, tenant: Tenant) -> Callable[[str], Api]:
     return lambda sub="alice": Api(client, tenant.as_(sub))
 
