@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help uv sync up test lint check pytest fmt bench bench-quick clean
+.PHONY: help uv sync browser up test lint check pytest fmt bench bench-quick clean
 
 help:
 	@echo "make up          run PostgreSQL, NATS, backlog and notifier (embedded unless URLs are given)"
@@ -20,6 +20,12 @@ uv:
 sync: uv
 	@$(UV) sync --locked --all-packages --quiet
 
+# The browser tests drive Debian's Chromium (playwright cannot download its own build here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+
 up: sync
 	@$(RUN) python -m sprintboard_devstack.up
 
@@ -29,7 +35,7 @@ lint: sync
 	$(RUN) mypy
 	$(RUN) lint-imports
 
-pytest: sync
+pytest: sync browser
 	$(RUN) pytest $(PYTEST_ARGS)
 
 test: lint pytest
