@@ -1,0 +1,140 @@
+"""Contract-valid task events built with the contracts' models, and paced JetStream publishing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+BENCH_ORG = "bench-org"
+
+
+@dataclass
+class EventFactory:
+    """`ownership_taken` events of one tenant, project, sprint and story; `timestamp` is the build time."""
+
+    project_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    sprint_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    story_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    user_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    tenant_id: str = BENCH_ORG
+    _version: int = 0
+
+    def subject(self) -> str:
+        return subject_of(self.project_id, "taken")
+
+    def build(self) -> tuple[str, bytes]:
+        """(event_id, JSON body) of a fresh `ownership_taken` event of a new task."""
+        self._version += 1
+        return task_event(
+            "taken",
+            tenant_id=self.tenant_id,
+            project_id=self.project_id,
+            sprint_id=self.sprint_id,
+            story_id=self.story_id,
+            task_id=uuid.uuid4(),
+            version=self._version,
+            user_id=self.user_id,
+        )
+
+
+def subject_of(project_id: uuid.UUID, kind: str) -> str:
+    from sprintboard_contracts.subjects import EventType, subject_for
+
+    types = {
+        "taken": EventType.OWNERSHIP_TAKEN,
+        "released": EventType.OWNERSHIP_RELEASED,
+        "status": EventType.STATUS_CHANGED,
+    }
+    return str(subject_for(project_id, types[kind]))
+
+
+def task_event(
+    kind: str,
+    *,
+    tenant_id: str,
+    project_id: uuid.UUID,
+    sprint_id: uuid.UUID | None,
+    story_id: uuid.UUID,
+    task_id: uuid.UUID,
+    version: int,
+    user_id: uuid.UUID,
+    old_status: str = "owned",
+    new_status: str = "owned",
+) -> tuple[str, bytes]:
+    """(event_id, JSON) of a `taken`, `released` or `status` event, as the contracts' models write it."""
+    from sprintboard_contracts import events as contract
+
+    event_id = uuid.uuid4()
+    common: dict[str, Any] = {
+        "event_id": event_id,
+        "timestamp": datetime.now(UTC),
+        "tenant_id": tenant_id,
+        "org_id": tenant_id,
+        "project_id": project_id,
+        "sprint_id": sprint_id,
+        "story_id": story_id,
+        "task_id": task_id,
+        "task_version": version,
+        "actor_user_id": user_id,
+    }
+    model: Any
+    if kind == "taken":
+        model = contract.OwnershipTaken(**common, status="owned", owner_user_id=user_id)
+    elif kind == "released":
+        model = contract.OwnershipReleased(**common, status="available", previous_owner_user_id=user_id)
+    else:
+        model = contract.StatusChanged(
+            **common,
+            status=new_status,
+            old_status=old_status,
+            new_status=new_status,
+            changed_by_user_id=user_id,
+        )
+    body = contract.event_to_json(model)
+    return str(event_id), body if isinstance(body, bytes) else str(body).encode()
+
+
+class JetStreamPublisher:
+    """Publishes factory events with `js.publish_async` (acks in flight together) at a paced rate."""
+
+    def __init__(self, nats_url: str, factory: EventFactory) -> None:
+        self._url = nats_url
+        self.factory = factory
+        self._nc: Any = None
+        self._js: Any = None
+
+    async def connect(self) -> None:
+        import nats
+
+        from sprintboard_contracts.stream import ensure_stream
+
+        self._nc = await nats.connect(self._url, name="sprintboard-bench")
+        self._js = self._nc.jetstream(publish_async_max_pending=20_000)
+        await ensure_stream(self._js)
+
+    async def send(self, events: int, rate: float) -> dict[str, Any]:
+        """`events` events at `rate` events/s (0 = as fast as possible); returns when all are acked."""
+        loop = asyncio.get_running_loop()
+        subject = self.factory.subject()
+        start = loop.time()
+        behind = 0.0
+        for i in range(events):
+            if rate > 0:
+                due = start + i / rate
+                now = loop.time()
+                if due > now:
+                    await asyncio.sleep(due - now)
+                else:
+                    behind = max(behind, now - due)
+            event_id, body = self.factory.build()
+            await self._js.publish_async(subject, body, headers={"Nats-Msg-Id": event_id})
+        await asyncio.wait_for(self._js.publish_async_completed(), 30)
+        return {"sent": events, "seconds": loop.time() - start, "behind_ms": round(behind * 1000, 1)}
+
+    async def close(self) -> None:
+        if self._nc is not None:
+            await self._nc.close()
+            self._nc = None

@@ -1,0 +1,69 @@
+"""What a run measures: sizes, rates and durations of the quick and the full run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    fanout_sockets: tuple[int, ...]
+    # Offered deliveries/s (events/s x sockets), rising until the server stops keeping up.
+    fanout_rates: tuple[int, ...]
+    batched_rates: tuple[int, ...]
+    step_seconds: float
+    repeats: int
+    idle_sockets: int
+    idle_step: int
+    write_concurrency: tuple[int, ...]
+    write_seconds: float
+    e2e_light_rate: float
+    e2e_light_sockets: int
+    e2e_loaded_rate: float
+    e2e_loaded_sockets: int
+    e2e_seconds: float
+    settle_seconds: float  # the longest wait for late frames after an e2e run
+    client_workers: int = 2
+    source_addresses: int = 16
+    frame_bytes: int = 0  # baselines' event size; 0: as large as our notifier's event frames
+    sample_sockets: int = 64
+
+
+QUICK = Plan(
+    name="quick",
+    fanout_sockets=(500,),
+    fanout_rates=(25_000, 60_000, 120_000, 200_000),
+    batched_rates=(120_000, 300_000, 600_000, 1_000_000),
+    step_seconds=1.0,
+    repeats=1,
+    idle_sockets=2_000,
+    idle_step=2_000,
+    write_concurrency=(16,),
+    write_seconds=3.0,
+    e2e_light_rate=10.0,
+    e2e_light_sockets=50,
+    e2e_loaded_rate=200.0,
+    e2e_loaded_sockets=1_000,
+    e2e_seconds=2.0,
+    settle_seconds=4.0,
+)
+
+FULL = Plan(
+    name="full",
+    fanout_sockets=(1_000, 5_000, 10_000),
+    fanout_rates=(10_000, 25_000, 50_000, 75_000, 100_000, 150_000, 200_000),
+    batched_rates=(100_000, 250_000, 500_000, 750_000, 1_000_000, 1_500_000),
+    step_seconds=3.0,
+    repeats=3,
+    idle_sockets=15_000,
+    idle_step=5_000,
+    write_concurrency=(16, 64),
+    write_seconds=10.0,
+    e2e_light_rate=10.0,
+    e2e_light_sockets=100,
+    e2e_loaded_rate=200.0,
+    e2e_loaded_sockets=1_000,
+    e2e_seconds=10.0,
+    settle_seconds=30.0,
+)

@@ -1,0 +1,211 @@
+"""The results as JSON and as the Markdown table of docs/benchmarks.md: each measurement, target and ratio."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.stats import ratio
+from bench.tables import (
+    connection_details,
+    e2e_details,
+    fanout_details,
+    write_details,
+)
+from bench.tables import (
+    n as _n,
+)
+from bench.tables import (
+    table as _table,
+)
+from bench.tables import (
+    x as _x,
+)
+
+Row = tuple[str, str, str, str, str]  # measurement, target, result, vs baseline, status
+
+
+def _status(ok: bool | None) -> str:
+    return "—" if ok is None else ("met" if ok else "**missed**")
+
+
+def _sat(r: dict[str, Any] | None) -> float | None:
+    return None if r is None else r.get("saturation_per_s")
+
+
+def _fanout_rows(results: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for n, servers in results.get("fanout", {}).items():
+        floor, node, wsb = (_sat(servers.get(k)) for k in ("floor", "node-ws", "websockets"))
+        ours, batched = _sat(servers.get("notifier")), _sat(servers.get("notifier-batched"))
+        ok = None if ours is None or floor is None else ours >= 0.85 * floor and (node is None or ours > node)
+        lower = "" if (servers.get("notifier") or {}).get("saturated", True) else " (not saturated)"
+        rows.append(
+            (
+                f"Fan-out, single-event frames, {int(n):,} sockets (deliveries/s)",
+                "≥ 0.85x floor, ahead of Node ws",
+                _n(ours) + lower,
+                f"{_x(ratio(ours, floor))} floor ({_n(floor)}), "
+                f"{_x(ratio(ours, node))} Node ws ({_n(node)}), "
+                f"{_x(ratio(ours, wsb))} websockets ({_n(wsb)})",
+                _status(ok),
+            )
+        )
+        fb = _sat(servers.get("floor-batch10"))
+        rows.append(
+            (
+                f"Fan-out, batched frames, {int(n):,} sockets (events/s)",
+                "≥ 500,000/s",
+                _n(batched),
+                f"{_x(ratio(batched, floor))} single-frame floor, "
+                f"{_x(ratio(batched, fb))} floor x10 batch ({_n(fb)})",
+                _status(None if batched is None else batched >= 500_000),
+            )
+        )
+    return rows
+
+
+def _connection_rows(results: dict[str, Any]) -> list[Row]:
+    conns = results.get("connections", {})
+    ours = conns.get("notifier")
+    if ours is None:
+        return [("Idle sockets in one notifier process", "15,000 at ≤ 12 KiB each", "not run", "", "—")]
+    others = ", ".join(f"{k} {_n(v['kib_per_socket'], 1)} KiB" for k, v in conns.items() if k != "notifier")
+    ok = ours["held"] >= 15_000 and ours["kib_per_socket"] <= 12
+    return [
+        (
+            "Idle sockets in one notifier process",
+            "15,000 at ≤ 12 KiB each",
+            f"{ours['held']:,} of {ours['attempted']:,} held, {_n(ours['kib_per_socket'], 1)} KiB/socket",
+            others,
+            _status(ok),
+        )
+    ]
+
+
+def _write_rows(results: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for c, w in results.get("writes", {}).items():
+        http, sql = w["http"], w["sql"]
+        ok = http["per_s"] >= 1000 and (http["p95_ms"] or 1e9) <= 25 and (w["ratio_vs_sql"] or 0) >= 0.5
+        rows.append(
+            (
+                f"Mutations through HTTP, {c} connections",
+                "≥ 1,000/s, p95 ≤ 25 ms, ≥ 0.5x raw SQL",
+                f"{_n(http['per_s'])}/s, p95 {_n(http['p95_ms'], 1)} ms",
+                f"{_x(w['ratio_vs_sql'])} SQL ({_n(sql['per_s'])}/s, p95 {_n(sql['p95_ms'], 1)} ms)",
+                _status(ok),
+            )
+        )
+        relay = w["relay"]
+        keeps = relay["relayed_per_s"] >= 0.95 * http["per_s"] and (relay["drain_seconds_after"] or 99) < 1
+        rows.append(
+            (
+                f"Relay at that write rate, {c} connections",
+                "keeps up",
+                f"{_n(relay['relayed_per_s'])}/s relayed, p99 {_n(relay['rows_ms']['p99'], 1)} ms, "
+                f"drained {relay['drain_seconds_after']} s after",
+                f"{_x(ratio(relay['relayed_per_s'], http['per_s']))} write rate",
+                _status(keeps),
+            )
+        )
+    return rows
+
+
+def _latency_rows(results: dict[str, Any]) -> list[Row]:
+    e2e = results.get("e2e", {})
+    rows: list[Row] = []
+    for label, limit, frames in (
+        ("light", 15, "single-event frames"),
+        ("loaded-batched", 50, "batched frames"),
+        ("loaded-single", 50, "single-event frames"),
+    ):
+        r = e2e.get(label)
+        if r is None:
+            rows.append((f"End-to-end latency, {label}", f"p99 ≤ {limit} ms", "not run", "", "—"))
+            continue
+        ms = r["e2e_ms"]
+        cut = "≥ " if r["matched_frames"] < r.get("expected_frames", 0) else ""
+        rows.append(
+            (
+                f"End-to-end, {r['offered_per_s']:.0f} mutations/s, {r['sockets']:,} sockets, {frames}",
+                f"p99 ≤ {limit} ms",
+                f"p50 {_n(ms['p50'], 1)} / p95 {_n(ms['p95'], 1)} / p99 {cut}{_n(ms['p99'], 1)} ms",
+                f"{r['matched_frames']:,} of {r.get('expected_frames', 0):,} sampled frames arrived; "
+                f"HTTP p95 {_n(r['http_ms']['p95'], 1)} ms",
+                _status(None if ms["p99"] is None else ms["p99"] <= limit),
+            )
+        )
+    light = e2e.get("light")
+    if light is not None:
+        rows_ms = light.get("relay_rows_ms") or {}
+        p99 = rows_ms.get("p99")
+        rows.append(
+            (
+                "Relay commit → JetStream ack, light load",
+                "p99 ≤ 5 ms",
+                f"p50 {_n(rows_ms.get('p50'), 2)} / p99 {_n(p99, 2)} ms (outbox rows)",
+                f"histogram p50 {_n(light['relay_lag_ms_p50'], 2)} / p99 {_n(light['relay_lag_ms_p99'], 2)}",
+                _status(None if p99 is None else p99 <= 5),
+            )
+        )
+    return rows
+
+
+FANOUT_NOTE = (
+    "Highest delivery rate reached on the rising-rate ladder (≥: the server kept up with every rate",
+    "offered), with the p99 delivery lag and the server's CPU at that step. Baselines: `floor` is a bare",
+    "uvloop protocol writing one pre-built frame per socket, `websockets` its `broadcast()`, `node-ws` a",
+    "minimal Node.js `ws` server; `floor-batch10` puts ten events in a frame.",
+)
+CONNECTIONS_NOTE = (
+    "Idle sockets (authenticated and subscribed where the server has a protocol), held a few seconds;",
+    "the growth of the server process's RSS divided by the sockets it holds.",
+)
+WRITES_NOTE = (
+    "Closed loop, one keep-alive connection per task, each cycling take → start → pause → release;",
+    "the SQL baseline runs the same statements and outbox insert straight through asyncpg.",
+)
+E2E_NOTE = ("From the HTTP response of a mutation to its event frame at each sampled socket (same clock).",)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    machine = _table(
+        ("machine", ""),
+        [
+            ("date", m["date"]),
+            ("commit", f"`{m['commit']}`"),
+            ("CPU", f"{m['nproc']} x {m['cpu']}"),
+            ("memory", f"{m['memory_gib']} GiB"),
+            ("kernel / Python", f"{m['kernel']} / {m['python']}"),
+            ("load average at start", " ".join(str(x) for x in m["load_avg_at_start"])),
+            ("plan", f"{results['plan']} ({results['duration_s']:.0f} s)"),
+            ("baseline event size", f"{results.get('settings', {}).get('frame_bytes', '?')} bytes (as ours)"),
+        ],
+    )
+    rows = _latency_rows(results) + _fanout_rows(results) + _connection_rows(results) + _write_rows(results)
+    summary = _table(("measurement", "target", "result", "vs baseline (same run)", "status"), rows)
+    parts = [
+        "# Benchmarks",
+        "",
+        f"Written by `python -m bench` (`make bench`); every number is in `{results.get('output', '?')}`.",
+        "Clients run on the same machine as the servers, in separate processes; fan-out numbers are medians",
+        f"of {results['repeats']} run(s) of each ladder; ratios are against baselines of the same run.",
+        "",
+        machine,
+        "",
+        "## Targets",
+        "",
+        summary,
+    ]
+    if results.get("fanout"):
+        parts += ["", "## Fan-out", "", *FANOUT_NOTE, "", fanout_details(results)]
+    if results.get("connections"):
+        parts += ["", "## Connections", "", *CONNECTIONS_NOTE, "", connection_details(results)]
+    if results.get("writes"):
+        parts += ["", "## Writes", "", *WRITES_NOTE, "", write_details(results)]
+    if results.get("e2e"):
+        parts += ["", "## End-to-end", "", *E2E_NOTE, "", e2e_details(results)]
+    if results.get("errors"):
+        parts += ["", "## Not measured", ""] + [f"- {k}: {v}" for k, v in results["errors"].items()]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,1 @@
+"""Baseline broadcast servers, each a standalone process driven by JSON lines on stdin."""

@@ -1,0 +1,125 @@
+"""Detail tables of the report: fan-out per server, connections, writes and end-to-end latency."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bench.stats import ratio
+
+
+def n(v: float | None, digits: int = 0) -> str:
+    if v is None:
+        return "—"
+    return f"{v:,.{digits}f}"
+
+
+def x(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f}x"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def cpu(step: dict[str, Any]) -> str:
+    kernel = (step.get("server_kernel_share") or 0) * 100
+    return f"{n(step.get('server_cpu_pct'))} % ({n(kernel)} % kernel)"
+
+
+def fanout_details(results: dict[str, Any]) -> str:
+    rows = []
+    for size, servers in results.get("fanout", {}).items():
+        floor = (servers.get("floor") or {}).get("saturation_per_s")
+        for name, r in servers.items():
+            top = max(r["steps"], key=lambda s: s["deliveries_per_s"]) if r["steps"] else {}
+            rows.append(
+                (
+                    f"{int(size):,}",
+                    name,
+                    n(r["saturation_per_s"]) + ("" if r.get("saturated") else " ≥"),
+                    x(ratio(r["saturation_per_s"], floor)),
+                    n(top.get("lag_ms_p99"), 1),
+                    cpu(top),
+                    n(top.get("client_cpu_pct")),
+                )
+            )
+    header = (
+        "sockets",
+        "server",
+        "deliveries/s",
+        "vs floor",
+        "p99 lag ms",
+        "server CPU",
+        "clients CPU %",
+    )
+    return table(header, rows)
+
+
+def connection_details(results: dict[str, Any]) -> str:
+    rows = []
+    conns = results.get("connections", {})
+    node = (conns.get("node-ws") or {}).get("kib_per_socket")
+    for name, r in conns.items():
+        rows.append(
+            (
+                name,
+                f"{r['held']:,} / {r['attempted']:,}",
+                n(r["kib_per_socket"], 1),
+                x(ratio(r["kib_per_socket"], node)),
+                f"{n(r['rss_base_mib'], 1)} → {n(r['rss_mib'], 1)}",
+                n(r["idle_cpu_pct"], 1),
+                ", ".join(f"{k}: {v}" for k, v in r["close_reasons"].items()) or "—",
+            )
+        )
+    header = ("server", "held / tried", "KiB/socket", "vs Node ws", "RSS MiB", "idle CPU %", "closes")
+    return table(header, rows)
+
+
+def write_details(results: dict[str, Any]) -> str:
+    rows = []
+    for c, w in results.get("writes", {}).items():
+        for path in ("http", "sql"):
+            r = w[path]
+            kinds = ", ".join(f"{k} {n(v['p95'], 1)}" for k, v in sorted(r["by_kind"].items()))
+            rows.append(
+                (
+                    c,
+                    "HTTP API" if path == "http" else "asyncpg, same SQL",
+                    n(r["per_s"]),
+                    f"{n(r['p50_ms'], 1)} / {n(r['p95_ms'], 1)} / {n(r['p99_ms'], 1)}",
+                    kinds,
+                    str(sum(r["failures"].values())),
+                )
+            )
+    header = ("connections", "path", "mutations/s", "p50 / p95 / p99 ms", "p95 ms by kind", "failures")
+    return table(header, rows)
+
+
+def e2e_details(results: dict[str, Any]) -> str:
+    rows = []
+    for label, r in results.get("e2e", {}).items():
+        ms, http = r["e2e_ms"], r["http_ms"]
+        rows.append(
+            (
+                label,
+                f"{r['sockets_open']:,}",
+                f"{n(r['mutations_per_s'], 1)} / {n(r['offered_per_s'])}",
+                f"{n(ms['p50'], 1)} / {n(ms['p95'], 1)} / {n(ms['p99'], 1)}",
+                f"{n(http['p50'], 1)} / {n(http['p95'], 1)}",
+                f"{n(r['relay_lag_ms_p50'], 1)} / {n(r['relay_lag_ms_p99'], 1)}",
+                f"{ms['n']:,}",
+            )
+        )
+    header = (
+        "case",
+        "sockets",
+        "mutations/s done / offered",
+        "e2e p50 / p95 / p99 ms",
+        "HTTP p50 / p95 ms",
+        "relay p50 / p99 ms",
+        "frames matched",
+    )
+    return table(header, rows)

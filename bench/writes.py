@@ -1,0 +1,78 @@
+"""Writes: take/start/pause/release through the backlog's HTTP API vs the same SQL via asyncpg; relay lag."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from bench.latency import drain, outbox_lag, relay_lag
+from bench.metrics import scrape
+from bench.mutations import Record, drive_http
+from bench.sqlbase import drive_sql
+from bench.stats import percentile, ratio
+
+log = logging.getLogger("bench.writes")
+
+
+def _numbers(record: Record, elapsed: float) -> dict[str, Any]:
+    per_kind = {
+        kind: {"n": len(v), "p50": _r(percentile(v, 50)), "p95": _r(percentile(v, 95))}
+        for kind, v in record.latencies.items()
+    }
+    every = record.all_ms()
+    return {
+        "mutations": record.count,
+        "per_s": round(record.count / max(elapsed, 1e-6), 1),
+        "p50_ms": _r(percentile(every, 50)),
+        "p95_ms": _r(percentile(every, 95)),
+        "p99_ms": _r(percentile(every, 99)),
+        "by_kind": per_kind,
+        "failures": record.failures,
+    }
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(v, 2)
+
+
+async def measure(
+    backlog_url: str,
+    dsn: str,
+    token: str,
+    tenant: str,
+    user_id: uuid.UUID,
+    task_ids: list[str],
+    seconds: float,
+) -> dict[str, Any]:
+    """Closed loop, one connection per task (= concurrency); HTTP first, then the SQL baseline."""
+    await drain(dsn)
+    before = await scrape(backlog_url)
+    since = datetime.now(UTC)
+    record, elapsed = await drive_http(backlog_url, [token], task_ids, seconds)
+    after = await scrape(backlog_url)
+    http = _numbers(record, elapsed)
+    relay = relay_lag(before, after)
+    relay["relayed_per_s"] = round(relay["relayed"] / max(elapsed, 1e-6), 1)
+    relay["drain_seconds_after"] = await drain(dsn)
+    relay["rows_ms"] = await outbox_lag(dsn, since, datetime.now(UTC))
+    sql_record, sql_elapsed = await drive_sql(dsn, tenant, user_id, task_ids, seconds)
+    sql = _numbers(sql_record, sql_elapsed)
+    await drain(dsn)
+    log.info(
+        "  writes c=%d: HTTP %.0f/s p95 %s ms; SQL %.0f/s p95 %s ms; relay p99 %s ms",
+        len(task_ids),
+        http["per_s"],
+        http["p95_ms"],
+        sql["per_s"],
+        sql["p95_ms"],
+        relay["relay_lag_ms_p99"],
+    )
+    return {
+        "concurrency": len(task_ids),
+        "http": http,
+        "sql": sql,
+        "ratio_vs_sql": _r(ratio(http["per_s"], sql["per_s"])),
+        "relay": relay,
+    }
