@@ -66,3 +66,18 @@ def test_free_port_is_bindable() -> None:
     port = free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+
+
+async def test_the_pgserver_wheels_binaries_serve_when_the_system_has_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SPRINTBOARD_POSTGRES_BIN", "pgserver")
+    server = EmbeddedPostgres()
+    assert "pgserver" in str(server.bin)
+    server.start()
+    try:
+        conn = await asyncpg.connect(server.url)
+        assert await conn.fetchval("SELECT 1 + 1") == 2
+        await conn.close()
+    finally:
+        server.cleanup()

@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import ctypes
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -61,19 +62,30 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 
 def postgres_bin_dir() -> Path:
-    """The system's PostgreSQL binaries (newest major first), else the pgserver wheel's bundled ones."""
+    """`SPRINTBOARD_POSTGRES_BIN` when set (a folder, or `pgserver`); else the system's PostgreSQL binaries
+    (newest major first); else the pgserver wheel's bundled ones."""
+    forced = os.environ.get("SPRINTBOARD_POSTGRES_BIN")
+    if forced == "pgserver":
+        return pgserver_bin_dir()
+    if forced:
+        return Path(forced)
     candidates = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name or 0), reverse=True
+        glob.glob("/usr/lib/postgresql/*/bin"),
+        key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0,
+        reverse=True,
     )
     for cand in candidates:
         if (Path(cand) / "postgres").exists() and (Path(cand) / "initdb").exists():
             return Path(cand)
-    try:
-        import pgserver
+    return pgserver_bin_dir()
 
-        bundled = Path(pgserver.__file__).parent / "pginstall" / "bin"
-    except ImportError as exc:  # pragma: no cover - pgserver is a dependency
-        raise ServerError("no PostgreSQL binaries: install postgresql or the pgserver wheel") from exc
+
+def pgserver_bin_dir() -> Path:
+    """The PostgreSQL binaries bundled in the pgserver wheel, for machines without a system PostgreSQL."""
+    spec = importlib.util.find_spec("pgserver")  # located, not imported: importing it does work of its own
+    if spec is None or not spec.submodule_search_locations:
+        raise ServerError("no PostgreSQL binaries: install postgresql or the pgserver wheel")
+    bundled = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
     if not (bundled / "postgres").exists():
         raise ServerError(f"pgserver wheel has no binaries at {bundled}")
     return bundled
