@@ -1,0 +1,93 @@
+// The backlog's HTTP API as the page uses it; the bearer token lives in this tab's sessionStorage.
+
+const TOKEN_KEY = "sprintboard.token";
+
+export const session = {
+  get token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  },
+  save(token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+  },
+  clear() {
+    sessionStorage.removeItem(TOKEN_KEY);
+  },
+};
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+let onUnauthorized = () => {};
+
+/** Called when the server refuses the token (401): the app sends the user back to sign in. */
+export function whenUnauthorized(callback) {
+  onUnauthorized = callback;
+}
+
+async function request(method, path, body) {
+  const headers = { Accept: "application/json" };
+  const token = session.token;
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "network", "The server cannot be reached. Check your connection.");
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = (data && data.error) || {};
+    if (response.status === 401 && token) onUnauthorized();
+    throw new ApiError(response.status, error.code || `http_${response.status}`, error.message || response.statusText);
+  }
+  return data;
+}
+
+const id = (value) => encodeURIComponent(value);
+
+export const api = {
+  config: () => request("GET", "/api/v1/board/config"),
+  devUsers: () => request("GET", "/api/v1/auth/dev-users"),
+  devToken: ({ sub, name, email, org_id }) => request("POST", "/api/v1/auth/dev-token", { sub, name, email, org_id }),
+  me: () => request("GET", "/api/v1/users/me"),
+  projects: () => request("GET", "/api/v1/projects"),
+  async activeSprint(projectId) {
+    try {
+      return await request("GET", `/api/v1/projects/${id(projectId)}/sprints/active`);
+    } catch (error) {
+      if (error.status === 404) return null;
+      throw error;
+    }
+  },
+  board: (sprintId) => request("GET", `/api/v1/sprints/${id(sprintId)}/tasks`),
+  user: (userId) => request("GET", `/api/v1/users/${id(userId)}`),
+  take: (taskId) => request("PUT", `/api/v1/tasks/${id(taskId)}/ownership`),
+  release: (taskId) => request("DELETE", `/api/v1/tasks/${id(taskId)}/ownership`),
+  start: (taskId) => request("POST", `/api/v1/tasks/${id(taskId)}/work/start`),
+  complete: (taskId) => request("POST", `/api/v1/tasks/${id(taskId)}/work/complete`),
+};
+
+const names = new Map();
+
+/** A user's display name, looked up once per page; null when it cannot be found. */
+export function userName(userId) {
+  if (!names.has(userId)) {
+    const lookup = api.user(userId).then(
+      (user) => user.name || user.email || null,
+      () => null, // remembered too: a user we may not see stays unnamed, without asking again
+
+    );
+    names.set(userId, lookup);
+  }
+  return names.get(userId);
+}

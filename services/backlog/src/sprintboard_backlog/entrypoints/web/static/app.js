@@ -1,0 +1,243 @@
+// The page's entry: routes by path to the sign-in page or a sprint board, and wires the board's parts.
+
+import { api, session, userName, whenUnauthorized } from "./api.js";
+import { BoardView } from "./board.js";
+import { ACTIONS } from "./card.js";
+import { clear, h } from "./dom.js";
+import { LiveFeed } from "./live.js";
+import { showSignIn } from "./signin.js";
+import { BoardStore, STATUSES, STATUS_LABELS } from "./store.js";
+import { toast } from "./toast.js";
+
+const BOARD_PATH = /^\/projects\/([0-9a-fA-F-]{36})\/sprints\/([0-9a-fA-F-]{36})\/?$/;
+const main = document.getElementById("main");
+
+function signInAgain() {
+  session.clear();
+  location.assign(`/signin?next=${encodeURIComponent(location.pathname + location.search)}`);
+}
+
+function safeNext() {
+  const next = new URLSearchParams(location.search).get("next");
+  return next && next.startsWith("/") && !next.startsWith("//") ? next : null;
+}
+
+async function boot() {
+  document.getElementById("signout").addEventListener("click", () => {
+    session.clear();
+    location.assign("/signin");
+  });
+  const config = await api.config();
+  const match = location.pathname.match(BOARD_PATH);
+  if (location.pathname === "/signin") {
+    document.title = "Sign in · Sprintboard";
+    await showSignIn(main, { config, next: safeNext(), onSignedIn: showUser });
+  } else if (match) {
+    if (!session.token) return signInAgain();
+    whenUnauthorized(signInAgain); // the token expired or was revoked while the board was open
+    await new BoardPage(config, match[2]).open();
+  } else {
+    location.replace("/signin");
+  }
+}
+
+function showUser(user) {
+  document.getElementById("whoami").textContent = user.name || user.email;
+  document.getElementById("signout").hidden = false;
+}
+
+class BoardPage {
+  constructor(config, sprintId) {
+    this.config = config;
+    this.sprintId = sprintId;
+    this.store = new BoardStore();
+    this.filters = readFilters();
+    this.indicator = document.getElementById("connection");
+    this.refetching = null;
+    this.refetchAgain = false;
+    this.names = new Map();
+  }
+
+  async open() {
+    this.view = new BoardView(main, {
+      onAction: (taskId, action) => this.act(taskId, action),
+      onFilters: (change) => this.setFilters(change),
+    });
+    this.view.el.hidden = true;
+    main.append(h("p", { class: "loading", role: "status" }, "Loading the board…"));
+    this.me = await api.me();
+    showUser(this.me);
+    // The socket first, then the snapshot: events from the moment the socket listens are buffered in the store.
+    this.feed = new LiveFeed({
+      url: this.config.notifierUrl,
+      token: session.token,
+      sprintId: this.sprintId,
+      onEvents: (events) => this.applyEvents(events),
+      onState: (state) => this.showConnection(state),
+      onSubscribed: ({ resumed }) => {
+        if (!resumed && this.store.loaded) this.refetch(); // listening again without a resume: catch up
+      },
+      onResync: () => this.refetch(),
+      onUnauthorized: signInAgain,
+    });
+    await this.feed.start();
+    try {
+      this.loaded(await api.board(this.sprintId));
+    } catch (error) {
+      this.failed(error);
+    }
+  }
+
+  loaded(board) {
+    const { applied } = this.store.load(board);
+    document.title = `${board.sprint.name} · Sprintboard`;
+    main.querySelector(".loading")?.remove();
+    this.view.el.hidden = false;
+    this.render();
+    this.announce(applied);
+  }
+
+  failed(error) {
+    this.feed.stop();
+    const text = error.status === 404 ? "This sprint does not exist, or it belongs to another team." : error.message;
+    clear(main).append(
+      h(
+        "div",
+        { class: "empty-state", role: "alert" },
+        h("h1", {}, "The board could not be loaded"),
+        h("p", {}, text),
+        h("a", { class: "btn btn-secondary", href: "/signin" }, "Choose a sprint"),
+      ),
+    );
+  }
+
+  render() {
+    if (!this.store.loaded) return;
+    this.view.render({
+      store: this.store,
+      filters: this.filters,
+      me: this.me.id,
+      ownerName: (id) => this.ownerName(id),
+    });
+  }
+
+  /** The owner's name, undefined while it is looked up (the card shows an ellipsis meanwhile). */
+  ownerName(id) {
+    if (this.names.has(id)) return this.names.get(id);
+    this.names.set(id, undefined);
+    userName(id).then((name) => {
+      this.names.set(id, name);
+      this.render();
+    });
+    return undefined;
+  }
+
+  setFilters(change) {
+    this.filters = { ...this.filters, ...change };
+    writeFilters(this.filters);
+    this.render();
+  }
+
+  showConnection(state) {
+    this.indicator.hidden = false;
+    this.indicator.dataset.connection = state;
+    const labels = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…" };
+    this.indicator.querySelector(".connection-label").textContent = labels[state];
+  }
+
+  applyEvents(events) {
+    const { applied, refetch } = this.store.apply(events);
+    if (applied.length) this.render();
+    if (refetch) this.refetch();
+    this.announce(applied);
+  }
+
+  /** Reload the snapshot; merges by version, so events that arrive meanwhile are never undone. */
+  async refetch() {
+    if (this.refetching) {
+      this.refetchAgain = true;
+      return this.refetching;
+    }
+    this.refetching = (async () => {
+      do {
+        this.refetchAgain = false;
+        try {
+          const board = await api.board(this.sprintId);
+          const { applied } = this.store.load(board);
+          this.render();
+          this.announce(applied);
+        } catch (error) {
+          console.warn("board reload failed:", error.message);
+        }
+      } while (this.refetchAgain);
+      this.refetching = null;
+    })();
+    return this.refetching;
+  }
+
+  async act(taskId, action) {
+    const spec = ACTIONS[action];
+    if (!spec || this.store.pending(taskId)) return;
+    this.store.begin(taskId, spec.change(this.me.id));
+    this.render();
+    try {
+      const result = await api[action](taskId);
+      this.store.settle(taskId, result.task);
+      this.render();
+    } catch (error) {
+      this.store.settle(taskId, null);
+      this.render();
+      toast(`Could not ${spec.verb}`, refusal(error), { kind: "error" });
+      if (error.status !== 0) this.refetch(); // show what changed meanwhile
+    }
+  }
+
+  /** A toast for other people's changes, not for the echo of one's own. */
+  async announce(applied) {
+    const others = applied.filter(({ event }) => event.actor_user_id !== this.me.id);
+    if (others.length > 3) {
+      toast("Board updated", `${others.length} changes by your team`);
+      return;
+    }
+    for (const { event, task } of others) {
+      const title = task?.title || event.title || "A task";
+      if (event.type === "ownership_taken") {
+        const name = event.owner_user_id === this.me.id ? "You" : (await userName(event.owner_user_id)) || "Someone";
+        toast("Task claimed", `${name} took “${title}”`);
+      } else if (event.type === "ownership_released") toast("Task released", `“${title}” is available again`);
+      else if (event.type === "status_changed") {
+        toast("Task status updated", `“${title}” is now ${STATUS_LABELS[event.new_status || event.status] || event.status}`);
+      } else if (event.type === "task_created") toast("New task", `“${title}”`);
+      else if (event.type === "task_updated") toast("Task updated", `“${title}”`);
+    }
+  }
+}
+
+function refusal(error) {
+  if (error.status === 409) {
+    const reason = (error.message || "its state changed").replace(/\.$/, "");
+    return `${reason.charAt(0).toUpperCase()}${reason.slice(1)}. The board shows where it stands now.`;
+  }
+  if (error.status === 403) return "Only the task's owner can do that.";
+  if (error.status === 404) return "The task no longer exists.";
+  return error.message;
+}
+
+function readFilters() {
+  const query = new URLSearchParams(location.search);
+  const statuses = (query.get("status") || "").split(",").filter((status) => STATUSES.includes(status));
+  return { statuses: new Set(statuses), groupBy: query.get("groupBy") === "status" ? "status" : "story" };
+}
+
+function writeFilters(filters) {
+  const query = new URLSearchParams();
+  if (filters.statuses.size) query.set("status", STATUSES.filter((s) => filters.statuses.has(s)).join(","));
+  if (filters.groupBy === "status") query.set("groupBy", "status");
+  const search = query.toString();
+  history.replaceState(null, "", `${location.pathname}${search ? `?${search}` : ""}`);
+}
+
+boot().catch((error) => {
+  console.error(error);
+  clear(main).append(h("div", { class: "empty-state", role: "alert" }, h("h1", {}, "Something went wrong"), h("p", {}, error.message)));
+});

@@ -1,0 +1,105 @@
+// One task card: what the task is, whose it is, and the buttons its owner (or anyone, if free) may press.
+
+import { h, plural } from "./dom.js";
+import { STATUS_LABELS } from "./store.js";
+
+export const ACTIONS = {
+  take: { label: "I'm on it", verb: "take the task", change: (me) => ({ status: "owned", ownerUserId: me }) },
+  start: { label: "Start", verb: "start the task", change: () => ({ status: "inprogress" }) },
+  complete: { label: "Done it", verb: "complete the task", change: () => ({ status: "completed" }) },
+  release: { label: "Give up", verb: "give up the task", change: () => ({ status: "available", ownerUserId: null }) },
+};
+
+/** The actions the current user may take on a task, primary first. */
+export function actionsFor(task, me) {
+  if (task.status === "available") return ["take"];
+  if (task.ownerUserId !== me) return [];
+  if (task.status === "owned") return ["start", "release"];
+  if (task.status === "inprogress") return ["complete", "release"];
+  return [];
+}
+
+/**
+ * card: { task, me, ownerName, pending, showStory }. ownerName is undefined while the name is looked up.
+ */
+export function renderCard({ task, me, ownerName, pending, showStory }) {
+  const titleId = `task-${task.id}-title`;
+  const mine = task.ownerUserId !== null && task.ownerUserId === me;
+  const owner = ownerLabel(task, mine, ownerName);
+  const refs = (task.acceptanceCriteriaRefs || []).length;
+  const actions = actionsFor(task, me);
+  return h(
+    "article",
+    {
+      class: `card card-${task.status}${mine ? " card-mine" : ""}`,
+      "data-task-id": task.id,
+      "data-status": task.status,
+      "data-version": task.version,
+      "data-owner": task.ownerUserId ? (mine ? "me" : "other") : "none",
+      "data-pending": pending ? "true" : null,
+      "aria-busy": pending ? "true" : null,
+      "aria-labelledby": titleId,
+      tabindex: "-1",
+    },
+    h(
+      "div",
+      { class: "card-top" },
+      h("span", { class: `badge badge-${task.status}`, "data-field": "status" }, STATUS_LABELS[task.status] || task.status),
+      h("span", { class: "short-id", title: task.id, "data-field": "short-id" }, `#${task.id.slice(0, 8)}`),
+    ),
+    h("h3", { class: "card-title", id: titleId }, task.title),
+    showStory && h("p", { class: "card-story" }, task.storyTitle),
+    h(
+      "div",
+      { class: "card-meta" },
+      owner &&
+        h(
+          "span",
+          { class: "owner", "data-field": "owner" },
+          h("span", { class: "avatar", "aria-hidden": "true" }, initials(owner)),
+          h("span", { class: "visually-hidden" }, "Owner: "),
+          owner,
+        ),
+      h("span", { class: "ac", "data-field": "ac", title: plural(refs, "acceptance criterion", "acceptance criteria") }, `${refs} AC`),
+      task.estimatedHours ? h("span", { class: "hours", title: "Estimate" }, `${task.estimatedHours} h`) : null,
+    ),
+    (task.status === "available" || mine) &&
+      h(
+        "div",
+        { class: "card-flags" },
+        task.status === "available" && h("span", { class: "flag flag-free", "data-field": "flag" }, "Available to claim"),
+        mine && h("span", { class: "flag flag-mine", "data-field": "flag" }, "My Task"),
+      ),
+    actions.length > 0 &&
+      h(
+        "div",
+        { class: "card-actions" },
+        actions.map((action, index) =>
+          h(
+            "button",
+            {
+              type: "button",
+              class: `btn ${index === 0 ? "btn-primary" : "btn-secondary"}`,
+              "data-action": action,
+              "aria-describedby": titleId,
+              "aria-disabled": pending ? "true" : null,
+            },
+            ACTIONS[action].label,
+          ),
+        ),
+      ),
+  );
+}
+
+function ownerLabel(task, mine, ownerName) {
+  if (!task.ownerUserId) return null;
+  if (mine) return "You";
+  if (ownerName === undefined) return "…";
+  return ownerName || "Someone else";
+}
+
+function initials(name) {
+  if (name === "…") return "·";
+  const words = name.trim().split(/\s+/).filter(Boolean);
+  return words.slice(0, 2).map((word) => word[0].toUpperCase()).join("") || "?";
+}

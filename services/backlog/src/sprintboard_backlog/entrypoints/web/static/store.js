@@ -1,0 +1,119 @@
+// The board's state: the last snapshot merged with live events by task version, plus optimistic changes.
+
+export const STATUSES = ["available", "owned", "inprogress", "completed"];
+
+export const STATUS_LABELS = {
+  available: "Available",
+  owned: "Owned",
+  inprogress: "In progress",
+  completed: "Completed",
+};
+
+const OWNER_EVENTS = new Set(["ownership_taken", "ownership_released", "status_changed"]);
+
+export class BoardStore {
+  constructor() {
+    this.sprint = null;
+    this.tasks = new Map(); // id -> task as the server last told us
+    this.order = []; // ids in the board's order: by story, then creation
+    this.optimistic = new Map(); // id -> task as the user's pending action will leave it
+    this.loaded = false;
+    this.buffered = [];
+  }
+
+  /**
+   * Take a board snapshot. A task the page already knows at a newer version (an event that overtook the
+   * snapshot) keeps that version. Returns what the buffered events did, as `apply` does.
+   */
+  load(board) {
+    const tasks = new Map();
+    for (const task of board.tasks) {
+      const known = this.tasks.get(task.id);
+      tasks.set(task.id, known && known.version > task.version ? { ...task, ...pick(known) } : task);
+    }
+    this.sprint = board.sprint;
+    this.tasks = tasks;
+    this.order = board.tasks.map((task) => task.id);
+    for (const id of this.optimistic.keys()) if (!tasks.has(id)) this.optimistic.delete(id);
+    this.loaded = true;
+    const buffered = this.buffered;
+    this.buffered = [];
+    return this.apply(buffered);
+  }
+
+  /**
+   * Apply live events; only one newer than the card's version changes it. Before the first snapshot they
+   * wait. Returns { applied: [{event, task}], refetch } — refetch when the page cannot apply an event itself.
+   */
+  apply(events) {
+    if (!this.loaded) {
+      this.buffered.push(...events);
+      return { applied: [], refetch: false };
+    }
+    const applied = [];
+    let refetch = false;
+    for (const event of events) {
+      const task = this.tasks.get(event.task_id);
+      if (!task) {
+        refetch = true; // a new task, or one the snapshot did not have yet
+        applied.push({ event, task: null });
+        continue;
+      }
+      if (!(event.task_version > task.version)) continue;
+      if (event.task_version > task.version + 1) refetch = true; // a version we never saw: check the rest
+      if (!OWNER_EVENTS.has(event.type)) {
+        refetch = true; // task_updated and the like carry fields the page shows: reload them
+        applied.push({ event, task });
+        continue;
+      }
+      const next = { ...task, status: event.status, version: event.task_version };
+      if (event.type === "ownership_taken") next.ownerUserId = event.owner_user_id;
+      if (event.type === "ownership_released") next.ownerUserId = null;
+      this.tasks.set(task.id, next);
+      applied.push({ event, task: next });
+    }
+    return { applied, refetch };
+  }
+
+  /** Show a user's action at once; `settle` ends it with the server's answer (or without, to roll back). */
+  begin(id, change) {
+    const task = this.view(id);
+    this.optimistic.set(id, { ...task, ...change });
+  }
+
+  settle(id, serverTask) {
+    this.optimistic.delete(id);
+    const task = this.tasks.get(id);
+    if (task && serverTask && serverTask.version > task.version) {
+      this.tasks.set(id, {
+        ...task,
+        status: serverTask.status,
+        ownerUserId: serverTask.owner_user_id ?? null,
+        estimatedHours: serverTask.estimated_hours ?? null,
+        version: serverTask.version,
+      });
+    }
+  }
+
+  pending(id) {
+    return this.optimistic.has(id);
+  }
+
+  view(id) {
+    return this.optimistic.get(id) || this.tasks.get(id);
+  }
+
+  list() {
+    return this.order.map((id) => this.view(id)).filter(Boolean);
+  }
+
+  counts() {
+    const counts = Object.fromEntries(STATUSES.map((status) => [status, 0]));
+    for (const task of this.list()) counts[task.status] = (counts[task.status] || 0) + 1;
+    return counts;
+  }
+}
+
+function pick(task) {
+  return { status: task.status, ownerUserId: task.ownerUserId, version: task.version };
+}
