@@ -51,3 +51,9 @@ def test_prefixed_name_wins_and_field_names_work_in_code(monkeypatch: pytest.Mon
     )
     with pytest.raises(ValueError):
         BacklogSettings(database_url="mysql://nope")
+
+
+def test_a_nats_cluster_is_a_comma_separated_list_of_servers() -> None:
+    cluster = BacklogSettings(nats_url="nats://a:4222, nats://b:4222,nats://c:4222")
+    assert cluster.nats_servers == ["nats://a:4222", "nats://b:4222", "nats://c:4222"]
+    assert BacklogSettings(nats_url="nats://one:4222").nats_servers == ["nats://one:4222"]

@@ -36,3 +36,9 @@ def test_origins() -> None:
     assert NotifierSettings.model_validate({"allowed_origins": '["https://j.example"]'}).allowed_origins == [
         "https://j.example"
     ]
+
+
+def test_a_cluster_is_a_comma_separated_list_of_servers() -> None:
+    cluster = NotifierSettings(nats_url="nats://a:4222, nats://b:4222,nats://c:4222")
+    assert cluster.nats_servers == ["nats://a:4222", "nats://b:4222", "nats://c:4222"]
+    assert NotifierSettings(nats_url="nats://one:4222").nats_servers == ["nats://one:4222"]

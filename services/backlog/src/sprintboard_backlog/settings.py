@@ -61,6 +61,11 @@ class BacklogSettings(BaseSettings):
         return value
 
     @property
+    def nats_servers(self) -> list[str]:
+        """`nats_url` may name several servers of one cluster, comma-separated: the client fails over."""
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
+
+    @property
     def asyncpg_dsn(self) -> str:
         """The database URL without the SQLAlchemy driver suffix, for asyncpg itself (the relay)."""
         return "postgresql://" + self.database_url.partition("://")[2]

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sprintboard_contracts.events import TaskEvent
 from sprintboard_contracts.subjects import STREAM_NAME, filter_for_project
 from sprintboard_contracts.tokens import TokenVerifier
+from sprintboard_notifier.asyncapi import router as asyncapi_router
 from sprintboard_notifier.consumer import TaskStreamConsumer
 from sprintboard_notifier.gateway import Gateway
 from sprintboard_notifier.hub import Delivery, Hub, SourceBounds
@@ -61,7 +62,7 @@ class StreamBridge:
             stall_seconds=settings.replay_stall_seconds,
         )
         self.consumer = TaskStreamConsumer(
-            settings.nats_url,
+            settings.nats_servers,
             self._on_event,
             metrics,
             on_skip=self.hub.advance,
@@ -144,6 +145,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Sprintboard notifier", lifespan=lifespan)
     app.include_router(ws_router)
+    app.include_router(asyncapi_router)
 
     @app.get("/health/live")
     async def live() -> dict[str, str]:

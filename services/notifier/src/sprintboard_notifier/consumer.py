@@ -53,7 +53,7 @@ class TaskStreamConsumer:
 
     def __init__(
         self,
-        nats_url: str,
+        nats_url: str | list[str],
         on_event: EventCallback,
         metrics: NotifierMetrics,
         *,

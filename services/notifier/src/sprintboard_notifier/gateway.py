@@ -13,7 +13,7 @@ from sprintboard_notifier import protocol
 from sprintboard_notifier.hub import HEARTBEAT, Hub, Session
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.protocol import Auth, Options, Ping, ProtocolError, Subscribe, Unsubscribe
-from sprintboard_notifier.sender import run_writer
+from sprintboard_notifier.sender import BatchClock, run_writer
 from sprintboard_notifier.settings import NotifierSettings
 from sprintboard_notifier.transport import Connection
 
@@ -36,6 +36,8 @@ class Gateway:
         self._verifier = verifier
         self._settings = settings
         self._metrics = metrics
+        window = settings.batch_window_seconds
+        self._clock = BatchClock(window) if window > 0 else None
 
     async def serve(self, conn: Connection, query_token: str | None) -> None:
         if not self._hub.ready:
@@ -105,6 +107,8 @@ class _Conversation:
 
     async def run(self) -> None:
         s, settings = self._session, self._settings
+        # A transport that can write a frame without waiting lets live events skip the writer task.
+        s.sink = getattr(self._conn, "write_now", None)
         self._hub.send(s, protocol.welcome(s.session_id, self._hub.cursor, self._hub.epoch))
         self._schedule_expiry()
         writer = asyncio.create_task(
@@ -112,7 +116,7 @@ class _Conversation:
                 s,
                 self._conn,
                 self._gw._metrics,
-                batch_window=settings.batch_window_seconds,
+                clock=self._gw._clock,
                 batch_max=settings.batch_max_events,
                 batch_bytes=settings.max_frame_bytes,
             )

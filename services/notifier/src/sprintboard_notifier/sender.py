@@ -1,4 +1,4 @@
-"""The socket writer: one task per socket drains its session's queue into the connection."""
+"""The socket writer: drains what a session could not write at once (flow control, batching)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,35 @@ from sprintboard_notifier.transport import Connection, ConnectionClosed
 DRAIN_CHUNK = 64
 
 
+class BatchClock:
+    """One timer per batch window for every batching socket, instead of a sleep per socket."""
+
+    __slots__ = ("_tick", "_window")
+
+    def __init__(self, window: float) -> None:
+        self._window = window
+        self._tick: asyncio.Future[None] | None = None
+
+    async def wait(self) -> None:
+        tick = self._tick
+        if tick is None or tick.done():
+            loop = asyncio.get_running_loop()
+            tick = self._tick = loop.create_future()
+            loop.call_later(self._window, _resolve, tick)
+        await asyncio.shield(tick)
+
+
+def _resolve(tick: asyncio.Future[None]) -> None:
+    if not tick.done():
+        tick.set_result(None)
+
+
 async def run_writer(
     session: Session,
     conn: Connection,
     metrics: NotifierMetrics,
     *,
-    batch_window: float,
+    clock: BatchClock | None,
     batch_max: int,
     batch_bytes: int,
 ) -> None:
@@ -29,16 +52,17 @@ async def run_writer(
             if not frames:
                 return
             if session.batch and any(f.is_event for f in frames):
-                if batch_window > 0 and len(frames) < batch_max:
-                    # Linger a few ms so a burst leaves as one frame.
-                    await asyncio.sleep(batch_window)
+                if clock is not None and len(frames) < batch_max:
+                    # Linger until the shared tick so a burst leaves as one frame.
+                    await clock.wait()
                     frames += session.take_nowait(batch_max - len(frames))
                 await _send_batched(conn, frames, metrics, batch_bytes)
             else:
                 for frame in frames:
                     await conn.send(frame)
-                    _sent(metrics, (frame,))
+                _sent(metrics, frames)
             session.last_sent = time.monotonic()
+            session.sent()
     except ConnectionClosed:
         return
 
@@ -47,31 +71,32 @@ async def _send_batched(conn: Connection, frames: list[Frame], metrics: Notifier
     """Runs of event frames become `{"type":"batch","events":[...]}`; control frames keep their place."""
     run: list[Frame] = []
     size = 0
+    out: list[Frame] = []
     for frame in frames:
         if frame.is_event and (not run or size + len(frame.text) < limit):
             run.append(frame)
             size += len(frame.text) + 1
             continue
         if run:
-            await _flush(conn, run, metrics)
+            out.append(Frame.batch(run))
             run, size = [], 0
         if frame.is_event:
             run, size = [frame], len(frame.text) + 1
         else:
-            await conn.send(frame)
-            _sent(metrics, (frame,))
+            out.append(frame)
     if run:
-        await _flush(conn, run, metrics)
+        out.append(Frame.batch(run))
+    for frame in out:
+        await conn.send(frame)
+    _sent(metrics, out)
 
 
-async def _flush(conn: Connection, run: list[Frame], metrics: NotifierMetrics) -> None:
-    await conn.send(Frame.batch(run))
-    _sent(metrics, run)
-
-
-def _sent(metrics: NotifierMetrics, frames: tuple[Frame, ...] | list[Frame]) -> None:
-    metrics.frames_out.inc()
-    now = time.time()
+def _sent(metrics: NotifierMetrics, frames: list[Frame]) -> None:
+    """One counter update per chunk; each frame's lag is observed once, by its first writer."""
+    metrics.frames_out.inc(len(frames))
+    now = 0.0
     for frame in frames:
-        if frame.timestamp is not None:
+        if frame.timestamp is not None and not frame.observed:
+            frame.observed = True
+            now = now or time.time()
             metrics.lag.observe(max(0.0, now - frame.timestamp))

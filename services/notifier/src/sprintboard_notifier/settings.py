@@ -83,6 +83,11 @@ class NotifierSettings(BaseSettings):
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
+    @property
+    def nats_servers(self) -> list[str]:
+        """`nats_url` may name several servers of one cluster, comma-separated: the client fails over."""
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
+
     def stream_settings(self) -> StreamSettings:
         """Used only when this instance is the one that creates the stream."""
         return StreamSettings(

@@ -35,12 +35,12 @@ class JetStreamPublisher:
 
     def __init__(
         self,
-        url: str,
+        servers: str | list[str],
         stream: StreamSettings | None = None,
         ack_timeout: float = 5.0,
         max_in_flight: int = 4096,
     ) -> None:
-        self._url = url
+        self._servers = servers
         self._stream = stream or StreamSettings()
         self._ack_timeout = ack_timeout
         self._max_in_flight = max_in_flight
@@ -57,7 +57,7 @@ class JetStreamPublisher:
         if self._nc is not None:
             return
         self._nc = await nats.connect(
-            self._url,
+            self._servers,
             allow_reconnect=True,
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.25,

@@ -6,6 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
+import httpx
+from starlette.types import Receive, Scope, Send
+
+from sprintboard_backlog.adapters.engine import is_database_unavailable
+from sprintboard_backlog.entrypoints.http import create_app
+from sprintboard_backlog.settings import BacklogSettings
 from sprintboard_devstack.servers import free_port
 
 
@@ -18,6 +25,50 @@ async def test_live_ready_and_docs(client: Any) -> None:
     spec = (await client.get("/openapi.json")).json()
     assert "/api/v1/tasks/{task_id}/ownership" in spec["paths"]
     assert "/api/v1/sprints/{sprint_id}/tasks" in spec["paths"]
+
+
+async def test_every_api_route_documents_the_error_envelope(client: Any) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    envelope = spec["components"]["schemas"]["ErrorEnvelope"]
+    assert envelope["required"] == ["error"]
+    take = spec["paths"]["/api/v1/tasks/{task_id}/ownership"]["put"]["responses"]
+    for status in ("401", "403", "404", "409", "422", "503"):
+        schema = take[status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}, status
+
+
+async def test_an_unreachable_database_is_503_with_the_envelope(
+    jwt_secret: str, nats_url: str, tenant: Any
+) -> None:
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
+    settings = BacklogSettings(
+        database_url=nowhere, nats_url=nats_url, jwt_secret=jwt_secret, relay_enabled=False, access_log=False
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app) as state:
+
+        async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+            await app({**scope, "state": dict(state or {})}, receive, send)
+
+        transport = httpx.ASGITransport(app=asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://backlog") as client:
+            response = await client.get("/api/v1/projects", headers=tenant.as_("alice"))
+            assert response.status_code == 503, response.text
+            error = response.json()["error"]
+            assert error["code"] == "service_unavailable"
+            assert error["request_id"] == response.headers["x-request-id"]
+            assert response.headers["retry-after"]
+            ready = await client.get("/health/ready")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["database"] != "ok"
+
+
+def test_only_an_outage_counts_as_unavailable() -> None:
+    assert is_database_unavailable(ConnectionRefusedError(111, "refused"))
+    assert is_database_unavailable(asyncpg.exceptions.CannotConnectNowError("starting up"))
+    assert is_database_unavailable(asyncpg.InterfaceError("cannot call fetch(): connection is closed"))
+    assert not is_database_unavailable(asyncpg.exceptions.UniqueViolationError("duplicate key"))
+    assert not is_database_unavailable(asyncpg.InterfaceError("another operation is in progress"))
 
 
 async def test_ready_fails_while_nats_is_unreachable(open_client: Any) -> None:

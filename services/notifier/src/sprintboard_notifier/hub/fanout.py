@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from sprintboard_notifier.hub.frames import Delivery, Frame, SubscriptionKey
-from sprintboard_notifier.hub.session import Session
+from sprintboard_notifier.hub.session import FULL, WRITTEN, Session
 from sprintboard_notifier.metrics import NotifierMetrics
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,10 @@ class Hub:
 
     def send(self, s: Session, frame: Frame) -> None:
         """Queue a control frame without waiting; a full buffer closes the socket like any other."""
-        if not s.offer(frame):
+        r = s.offer(frame)
+        if r == WRITTEN:
+            self._metrics.frames_out.inc()
+        elif r == FULL:
             self._overflow(s)
 
     def _unindex(self, s: Session) -> None:
@@ -172,9 +176,22 @@ class Hub:
         if keyed is None and not index.everyone:
             return
         frame = Frame.event(d, self.epoch, live=True)
-        full = [s for s in index.everyone if not s.deliver(frame, d)]
-        if keyed is not None:
-            full.extend(s for s in keyed if not s.deliver(frame, d))
+        now = time.monotonic()
+        written = 0
+        full: list[Session] = []
+        # The hot loop: one call per socket, which mostly writes the shared frame bytes straight out.
+        for group in (index.everyone, keyed) if keyed is not None else (index.everyone,):
+            for s in group:
+                r = s.deliver(frame, d, now)
+                if r == WRITTEN:
+                    written += 1
+                elif r == FULL:
+                    full.append(s)
+        if written:
+            # Counted per event, not per socket.
+            self._metrics.frames_out.inc(written)
+            frame.observed = True
+            self._metrics.lag.observe(max(0.0, time.time() - d.timestamp))
         for s in full:
             self._overflow(s)
 
@@ -221,9 +238,12 @@ class Hub:
                     return
                 if d.tenant_id != s.tenant_id or not d.matches(keys) or s.already_sent(d):
                     continue
-                if not await s.put(Frame.event(d, self.epoch, live=False), self._stall):
+                r = await s.put(Frame.event(d, self.epoch, live=False), self._stall)
+                if r == FULL:
                     self._overflow(s)
                     return
+                if r == WRITTEN:
+                    self._metrics.frames_out.inc()
                 self._metrics.replayed.inc()
         s.remember(after_seq, upto, keys)
 
@@ -249,6 +269,9 @@ class Hub:
             frame, d = item
             if not d.matches(s.key_set()) or s.already_sent(d):
                 continue
-            if not await s.put(frame, self._stall):
+            r = await s.put(frame, self._stall)
+            if r == FULL:
                 self._overflow(s)
                 return
+            if r == WRITTEN:
+                self._metrics.frames_out.inc()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from struct import pack
 from typing import Any, Literal
 
 import orjson
@@ -38,17 +39,35 @@ class Delivery:
         return any(k in keys for k in self.routes() if k is not None)
 
 
+def ws_text_frame(data: bytes) -> bytes:
+    """An unmasked, final WebSocket text frame (RFC 6455 §5.2), as a server sends it."""
+    n = len(data)
+    if n < 126:
+        return pack("!BB", 0x81, n) + data
+    if n < 1 << 16:
+        return pack("!BBH", 0x81, 126, n) + data
+    return pack("!BBQ", 0x81, 127, n) + data
+
+
+# Identical batches (same frames in the same order, e.g. every socket on one sprint) share one Frame.
+_BATCHES: dict[tuple[Frame, ...], Frame] = {}
+_BATCH_CACHE = 256
+
+
 class Frame:
     """A server frame's text; the same object is queued on every socket it goes to."""
 
-    __slots__ = ("_data", "seq", "text", "timestamp")
+    __slots__ = ("_data", "_wire", "observed", "seq", "text", "timestamp")
 
     def __init__(self, text: str, seq: int | None = None, timestamp: float | None = None) -> None:
         self.text = text
         self.seq = seq
         # Only live event frames carry a timestamp: the delivery-lag histogram is about live events.
         self.timestamp = timestamp
+        # The lag is observed once per frame (when its first copy is written), not once per socket.
+        self.observed = False
         self._data: bytes | None = None
+        self._wire: bytes | None = None
 
     @property
     def data(self) -> bytes:
@@ -56,6 +75,13 @@ class Frame:
         if self._data is None:
             self._data = self.text.encode()
         return self._data
+
+    @property
+    def wire(self) -> bytes:
+        """The whole WebSocket frame (header and payload), built once and written to every socket as is."""
+        if self._wire is None:
+            self._wire = ws_text_frame(self.data)
+        return self._wire
 
     @property
     def is_event(self) -> bool:
@@ -74,9 +100,19 @@ class Frame:
 
     @classmethod
     def batch(cls, frames: list[Frame]) -> Frame:
-        """Splices already-serialized events, so batching costs no re-serialization."""
+        """Splices already-serialized events, so batching costs no re-serialization; shared when identical."""
+        key = tuple(frames)
+        cached = _BATCHES.get(key)
+        if cached is not None:
+            return cached
         text = '{"type":"batch","events":[' + ",".join(f.text for f in frames) + "]}"
-        return cls(text, frames[-1].seq, None)
+        stamps = [f.timestamp for f in frames if f.timestamp is not None]
+        # A batch's lag is its oldest live event's.
+        frame = cls(text, frames[-1].seq, min(stamps) if stamps else None)
+        if len(_BATCHES) >= _BATCH_CACHE:
+            _BATCHES.clear()
+        _BATCHES[key] = frame
+        return frame
 
 
 HEARTBEAT = Frame.control({"type": "heartbeat"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 
 from sprintboard_notifier.hub.frames import Delivery, Frame, SubscriptionKey
 
@@ -12,11 +13,15 @@ from sprintboard_notifier.hub.frames import Delivery, Frame, SubscriptionKey
 MAX_SEGMENTS = 64
 Segment = tuple[int, int, frozenset[SubscriptionKey] | None]
 
+# What `deliver`/`offer` did with a frame: FULL is falsy, so `if not s.offer(f)` still means "full".
+FULL, QUEUED, WRITTEN = 0, 1, 2
+
 
 class Session:
     """Owned by the hub; the writer drains it with `take`, the hub fills it with `deliver`/`put`."""
 
     __slots__ = (
+        "_busy",
         "_capacity",
         "_ceiling",
         "_closed_waiter",
@@ -34,6 +39,7 @@ class Session:
         "last_sent",
         "pending",
         "session_id",
+        "sink",
         "tenant_id",
     )
 
@@ -52,6 +58,10 @@ class Session:
         self._wakeup: asyncio.Future[None] | None = None
         self._room: asyncio.Future[None] | None = None
         self._closed_waiter: asyncio.Future[None] | None = None
+        # The transport's "write this now if you can without waiting" (False: flow control says wait).
+        # Used only while nothing is queued or in the writer's hands, so frames never overtake each other.
+        self.sink: Callable[[Frame], bool] | None = None
+        self._busy = False
         # A new socket holds its events until it states its filters (or a grace period ends), so a
         # resuming client does not first get tenant-wide live events ahead of its replay.
         self.pending = pending
@@ -109,41 +119,52 @@ class Session:
 
     # -- live delivery (never blocks) -----------------------------------------------------------------
 
-    def deliver(self, frame: Frame, d: Delivery) -> bool:
-        """Queue a live event; False when the buffer (or the resume hold) is full."""
+    def deliver(self, frame: Frame, d: Delivery, now: float) -> int:
+        """Write or queue a live event: WRITTEN, QUEUED (also held or skipped) or FULL (buffer or hold)."""
         if self.close_code is not None:
-            return True
+            return QUEUED
         if self._held is not None:
             if len(self._held) >= self._hold_capacity:
-                return False
+                return FULL
             self._held.append((frame, d))
-            return True
+            return QUEUED
         if d.seq <= self._ceiling and self.already_sent(d):
-            return True
-        return self.offer(frame)
+            return QUEUED
+        return self._push(frame, now)
 
-    def offer(self, frame: Frame) -> bool:
+    def offer(self, frame: Frame) -> int:
+        """Write or queue any frame without waiting; FULL (falsy) when the buffer is full."""
         if self.close_code is not None:
-            return True
-        if len(self._queue) >= self._capacity:
-            return False
-        self._queue.append(frame)
+            return QUEUED
+        return self._push(frame, time.monotonic())
+
+    def _push(self, frame: Frame, now: float) -> int:
+        q = self._queue
+        sink = self.sink
+        # A batching socket's events always go through the writer, which wraps them in batch frames.
+        if not q and sink is not None and not self._busy and (frame.seq is None or not self.batch):
+            if sink(frame):
+                self.last_sent = now
+                return WRITTEN
+        if len(q) >= self._capacity:
+            return FULL
+        q.append(frame)
         waiter = self._wakeup
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        return True
+        return QUEUED
 
     # -- resume (may wait for the writer) -------------------------------------------------------------
 
-    async def put(self, frame: Frame, stall_seconds: float) -> bool:
-        """Queue a replayed frame, waiting for room; False when the client stalls that long."""
+    async def put(self, frame: Frame, stall_seconds: float) -> int:
+        """Queue a replayed frame, waiting for room; FULL when the client stalls that long."""
         while len(self._queue) >= self._capacity and self.close_code is None:
             self._room = asyncio.get_running_loop().create_future()
             try:
                 await asyncio.wait_for(self._room, stall_seconds)
             except TimeoutError:
-                return False
-        return self.close_code is None and self.offer(frame)
+                return FULL
+        return FULL if self.close_code is not None else self.offer(frame)
 
     def start_hold(self) -> None:
         if self._held is None:
@@ -172,10 +193,15 @@ class Session:
         frames = (
             [q.popleft()] if limit == 1 or len(q) == 1 else [q.popleft() for _ in range(min(limit, len(q)))]
         )
+        self._busy = True  # until `sent()`: the writer holds frames that later ones must not overtake
         room = self._room
         if room is not None and not room.done():
             room.set_result(None)
         return frames
+
+    def sent(self) -> None:
+        """The writer wrote everything it took."""
+        self._busy = False
 
     def close(self, code: int, reason: str = "") -> bool:
         """Mark closed (first code wins), drop what is queued and wake whoever waits."""
@@ -185,6 +211,7 @@ class Session:
         self.close_reason = reason
         self._queue.clear()
         self._held = None
+        self.sink = None
         for fut in (self._wakeup, self._room, self._closed_waiter):
             if fut is not None and not fut.done():
                 fut.set_result(None)

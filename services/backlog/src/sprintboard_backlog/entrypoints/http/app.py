@@ -23,9 +23,11 @@ from sprintboard_backlog.entrypoints.http.context import (
     ReadinessCheck,
     ServiceContext,
 )
-from sprintboard_backlog.entrypoints.http.errors import install_error_handlers
+from sprintboard_backlog.entrypoints.http.errors import ERROR_RESPONSES, install_error_handlers
 from sprintboard_backlog.entrypoints.http.observability import RequestContextMiddleware, configure_logging
 from sprintboard_backlog.entrypoints.http.routes import auth, health, projects, sprints, stories, tasks, users
+from sprintboard_backlog.entrypoints.http.routes.asyncapi import router as asyncapi_router
+from sprintboard_backlog.entrypoints.web import web_router
 from sprintboard_backlog.settings import BacklogSettings
 from sprintboard_contracts.tokens import TokenVerifier
 
@@ -113,10 +115,12 @@ def create_app(settings: BacklogSettings | None = None, *, hooks: Sequence[Lifes
     install_error_handlers(app)
     # Routes are matched in order: the hot task routes first.
     for router in (tasks.router, sprints.router, stories.router, projects.router, users.router):
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
     if settings.dev_auth:
-        app.include_router(auth.router)
+        app.include_router(auth.router, responses={422: ERROR_RESPONSES[422]})
     app.include_router(health.router)
+    app.include_router(web_router(settings.notifier_public_url, settings.dev_auth))
+    app.include_router(asyncapi_router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

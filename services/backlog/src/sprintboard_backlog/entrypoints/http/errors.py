@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from sprintboard_backlog.adapters.engine import is_database_unavailable
 from sprintboard_backlog.domain.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from sprintboard_backlog.entrypoints.http.observability import current_request_id
+
+log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
     NotFound: 404,
@@ -27,6 +34,36 @@ CODE_BY_STATUS = {
     405: "method_not_allowed",
     409: "conflict",
     422: "validation_failed",
+}
+RETRY_AFTER_SECONDS = 2
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    request_id: str | None
+    timestamp: str
+    details: Any = None
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error response: `{"error": {"code", "message", "request_id", "timestamp", "details"?}}`."""
+
+    error: ErrorBody
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ErrorEnvelope, "description": description}
+
+
+# Declared on every API route, so the OpenAPI document says what clients (and schema checks) will get.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _documented("no token, a bad signature or an expired token"),
+    403: _documented("the caller is not the task's owner"),
+    404: _documented("missing, deleted, or another tenant's"),
+    409: _documented("the current state forbids it"),
+    422: _documented("a malformed body, query or path value, or an out-of-range field"),
+    503: _documented("the database is unreachable; retry later"),
 }
 
 
@@ -85,8 +122,23 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
 
 
+async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+    """An outage is 503 (retry later); any other driver error is a bug and stays a 500."""
+    if not is_database_unavailable(exc):
+        raise exc
+    log.warning("database unavailable: %r", exc)
+    return error_response(
+        503,
+        "service_unavailable",
+        "the database is unavailable; retry later",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(Unauthorized, _unauthorized)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for driver_error in (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, SQLAlchemyError):
+        app.add_exception_handler(driver_error, _database_error)

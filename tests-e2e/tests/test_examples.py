@@ -1,0 +1,41 @@
+"""The example consumer's subject filters, without a server (its run is tested in system/)."""
+
+from __future__ import annotations
+
+import importlib.util
+from types import ModuleType
+
+import pytest
+
+from sprintboard_contracts.subjects import ALL_V1, filter_for_project, subject_for
+from sprintboard_e2e.compose import REPO_ROOT
+
+PROJECT = "4f6c1c2e-5d0a-4b7e-9a31-0c8d2e6f1e21"
+
+
+def example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "task_events_consumer", REPO_ROOT / "examples/task_events_consumer.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("project", "kind", "expected"),
+    [
+        (None, None, ALL_V1),
+        (PROJECT, None, filter_for_project(PROJECT)),
+        (None, "ownership_taken", "backlog.tasks.v1.*.ownership_taken"),
+        (PROJECT, "status_changed", subject_for(PROJECT, "status_changed")),
+    ],
+)
+def test_the_subject_filter_of_each_option(project: str | None, kind: str | None, expected: str) -> None:
+    assert example().subject_filter(project, kind) == expected
+
+
+def test_an_unknown_type_is_refused_before_connecting() -> None:
+    with pytest.raises(SystemExit):
+        example().main(["--type", "ownership_stolen"])
