@@ -12,32 +12,18 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from sprintboard_backlog.adapters.migrations import upgrade
 from sprintboard_backlog.adapters.nats_publisher import JetStreamPublisher, OutgoingMessage
 from sprintboard_backlog.adapters.relay import OutboxRelay, first_row_per_task
 from sprintboard_devstack.databases import fresh_database
 from sprintboard_devstack.servers import EmbeddedNats
 from sprintboard_devstack.stream_reader import read_stream
 
-OUTBOX_DDL = """
-CREATE TABLE outbox (
-  id bigserial PRIMARY KEY,
-  event_id uuid NOT NULL UNIQUE,
-  task_id uuid NOT NULL,
-  subject text NOT NULL,
-  payload text NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-  published_at timestamptz
-);
-CREATE INDEX outbox_unpublished_idx ON outbox (id) WHERE published_at IS NULL;
-"""
-
 
 @pytest.fixture
 async def dsn(postgres_url: str) -> AsyncIterator[str]:
     async with fresh_database(postgres_url, "relay_test") as url:
-        conn = await asyncpg.connect(url)
-        await conn.execute(OUTBOX_DDL)
-        await conn.close()
+        await upgrade(url)  # the relay reads the outbox table the migrations create
         yield url
 
 
