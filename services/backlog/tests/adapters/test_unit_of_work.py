@@ -6,8 +6,13 @@ import asyncio
 import uuid
 from typing import Any
 
+import asyncpg
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sprintboard_backlog.adapters.engine import is_database_unavailable
+from sprintboard_backlog.adapters.unit_of_work import SqlUnitOfWorkFactory
 
 IDLE_IN_TRANSACTION = (
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
@@ -34,3 +39,32 @@ async def test_no_connection_is_left_in_a_transaction(
     )
     async with engine.connect() as conn:
         assert (await conn.execute(text(IDLE_IN_TRANSACTION))).scalar_one() == 0
+
+
+async def test_a_connection_that_failed_mid_statement_is_never_reused(engine: AsyncEngine) -> None:
+    """Found by the PostgreSQL restart fault test: a statement run on the driver and cut off by the server
+    going away left its connection mid-protocol; back in the pool, the next request got a 500."""
+    uow = SqlUnitOfWorkFactory(engine)()
+    raw = None
+    try:
+        async with uow:
+            raw = uow.transaction.driver
+            raise ConnectionResetError(104, "the server went away")
+    except ConnectionResetError:
+        pass
+    assert raw is not None and raw.is_closed(), "the connection went back to the pool"
+    async with uow:  # the pool still serves healthy connections
+        assert uow.transaction.driver is not raw
+        assert await uow.transaction.driver.fetchval("SELECT 1") == 1
+
+
+async def test_a_connection_the_server_closed_under_a_statement_is_an_outage(engine: AsyncEngine) -> None:
+    """Found by the PostgreSQL restart fault test: a shutdown's FATAL reaching an idle pooled connection
+    made the next statement fail with an InternalClientError (a 500); it is the database going away."""
+    uow = SqlUnitOfWorkFactory(engine)()
+    with pytest.raises(ConnectionResetError) as raised:
+        async with uow:
+            uow.transaction.driver.terminate()  # what the server's FATAL and EOF leave behind
+            raise asyncpg.exceptions.InternalClientError("cannot switch to state 12")
+    assert isinstance(raised.value.__cause__, asyncpg.exceptions.InternalClientError)
+    assert is_database_unavailable(raised.value)

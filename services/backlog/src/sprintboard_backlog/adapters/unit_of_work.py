@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from sprintboard_backlog.adapters.engine import is_database_unavailable
 from sprintboard_backlog.adapters.outbox import INSERT_OUTBOX, outbox_params, outbox_row
 from sprintboard_backlog.adapters.project_repository import SqlProjectRepository
 from sprintboard_backlog.adapters.sprint_repository import SqlSprintRepository
@@ -63,14 +66,25 @@ class SqlUnitOfWork:
         conn, tx, self._conn, self._tx, self._events = self._conn, self._tx, None, None, []
         if conn is None or tx is None:
             return
+        lost = False
         try:
-            await tx.rollback()
+            if exc is not None and _connection_suspect(exc, tx):
+                # A statement run on the driver may have been cut off mid-protocol (the server went away,
+                # the request was cancelled): the pool must never hand that connection out again.
+                lost = tx.driver.is_closed() and not is_database_unavailable(exc)
+                await conn.invalidate()
+            else:
+                await tx.rollback()
         except BaseException:
             # Never hand a connection that may still be inside a transaction back to the pool.
             await conn.invalidate()
             raise
         finally:
             await conn.close()
+        if lost:
+            # The server closed the connection under the statement: a shutdown's FATAL reaching an idle
+            # pooled connection surfaces as an InternalClientError. It is an outage, not a bug.
+            raise ConnectionResetError("the database closed the connection") from exc
 
     @property
     def transaction(self) -> LazyTransaction:
@@ -109,6 +123,16 @@ class SqlUnitOfWork:
         self.tasks.pending = []
         self._events = []
         await self.transaction.rollback()
+
+
+def _connection_suspect(exc: BaseException, tx: LazyTransaction) -> bool:
+    return (
+        isinstance(
+            exc, asyncio.CancelledError | asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError
+        )
+        or is_database_unavailable(exc)
+        or tx.driver.is_closed()
+    )
 
 
 class SqlUnitOfWorkFactory:

@@ -48,7 +48,12 @@ def sprint_dates(
 ) -> tuple[datetime, datetime]:
     """Defaults (start now, 14 days) and the 1..28 day rule."""
     start = start_date or now
-    end = end_date or start + DEFAULT_LENGTH
+    try:
+        end = end_date or start + DEFAULT_LENGTH
+    except OverflowError:  # a start in the last days of year 9999
+        raise ValidationFailed(
+            "start_date is out of range", details=[{"field": "start_date", "reason": "out_of_range"}]
+        ) from None
     if not MIN_LENGTH <= end - start <= MAX_LENGTH:
         raise ValidationFailed(
             "a sprint lasts 1..28 days (end_date - start_date)",

@@ -100,3 +100,32 @@ async def test_dev_auth_endpoints_exist_only_when_enabled(client: Any, open_clie
         me = await dev.get("/api/v1/users/me", headers={"Authorization": f"Bearer {minted.json()['token']}"})
         assert me.json()["tenant_id"] == "demo-org" and me.json()["id"] == users[0]["user_id"]
         assert (await dev.post("/api/v1/auth/dev-token", json={})).status_code == 422
+
+
+async def test_input_the_database_cannot_store_is_422_not_500(client: Any, tenant: Any) -> None:
+    """Found by fuzzing: a NUL character reached PostgreSQL (500); a body that is not JSON was a 400."""
+    headers = tenant.as_("alice")
+    for name in ("nul\x00inside", "   "):
+        response = await client.post("/api/v1/projects", json={"name": name}, headers=headers)
+        assert_envelope(response, 422, "validation_failed")
+    not_json = await client.post(
+        "/api/v1/projects",
+        content=b"\xff\xfe{",
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert_envelope(not_json, 422, "validation_failed")
+
+
+async def test_sprint_values_out_of_the_database_or_calendar_range_are_422(
+    api: Any, client: Any, tenant: Any
+) -> None:
+    """Found by fuzzing: a capacity beyond a PostgreSQL integer and a naive start time were 500s."""
+    project_id = await api("alice").project()
+    path, headers = f"/api/v1/projects/{project_id}/sprints", tenant.as_("alice")
+    for extra in (
+        {"capacity_points": 2**31},
+        {"start_date": "2026-03-02T09:00:00"},
+        {"start_date": "9999-12-30T00:00:00Z"},
+    ):
+        response = await client.post(path, json={"name": "S", "goal": "G", **extra}, headers=headers)
+        assert_envelope(response, 422, "validation_failed")

@@ -3,15 +3,43 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from sprintboard_backlog.application.sprints import SprintView
+from sprintboard_backlog.domain.events import TaskStatus
 from sprintboard_backlog.domain.project import Project
-from sprintboard_backlog.domain.sprint import Sprint
-from sprintboard_backlog.domain.story import AcceptanceCriterion, Story
+from sprintboard_backlog.domain.sprint import Sprint, SprintStatus
+from sprintboard_backlog.domain.story import AcceptanceCriterion, Story, StoryStatus
 from sprintboard_backlog.domain.task import Task
+
+# PostgreSQL text cannot hold NUL: such input is refused here (422, and the schema says so) rather than
+# failing in the database.
+Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
+# Names, titles, references and criteria are trimmed: blank ones are refused, and the schema says so.
+# Whitespace as `str.strip()` sees it, spelled out: regex engines disagree on what `\s` covers.
+_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NonBlank = Annotated[str, StringConstraints(pattern=rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$")]
+MAX_INT = 2**31 - 1  # what a PostgreSQL integer column holds
+
+
+def documented_values(values: type[StrEnum]) -> dict[str, Any]:
+    """The canonical values, for the OpenAPI document; parsing stays lenient (case, `_` and `-`)."""
+    return {
+        "enum": [v.value for v in values],
+        "description": "case-insensitive; `_` and `-` are ignored (`in_progress` is `inprogress`)",
+    }
+
+
+def status_filter(values: type[StrEnum], many: bool) -> WithJsonSchema:
+    """A query filter's document: empty (no filter) or canonical values, comma-separated when `many`.
+    Only the document: parsing stays lenient, as for bodies."""
+    one = "|".join(v.value for v in values)
+    pattern = f"^(({one})(,({one}))*)?$" if many else f"^({one})?$"
+    return WithJsonSchema({"type": "string", "pattern": pattern})
 
 
 class Body(BaseModel):
@@ -19,54 +47,67 @@ class Body(BaseModel):
 
 
 class ProjectIn(Body):
-    name: str = Field(min_length=1, max_length=255)
-    description: str | None = None
+    name: NonBlank = Field(min_length=1, max_length=255)
+    description: Text | None = None
 
 
 class StoryIn(Body):
-    title: str = Field(min_length=1, max_length=255)
-    description: str | None = None
-    labels: list[str] = Field(default_factory=list)
+    title: NonBlank = Field(min_length=1, max_length=255)
+    description: Text | None = None
+    labels: list[Text] = Field(default_factory=list)
     story_points: int | None = Field(None, ge=1, le=8)
 
 
 class StoryPatch(Body):
-    title: str | None = Field(None, min_length=1, max_length=255)
-    description: str | None = None
-    labels: list[str] | None = None
+    title: NonBlank | None = Field(None, min_length=1, max_length=255)
+    description: Text | None = None
+    labels: list[Text] | None = None
     story_points: int | None = Field(None, ge=1, le=8)
 
 
 class StatusIn(Body):
-    status: str = Field(min_length=1, max_length=64)
+    status: Text = Field(min_length=1, max_length=64)
+
+
+class TaskStatusIn(StatusIn):
+    status: Text = Field(min_length=1, max_length=64, json_schema_extra=documented_values(TaskStatus))
+
+
+class StoryStatusIn(StatusIn):
+    status: Text = Field(min_length=1, max_length=64, json_schema_extra=documented_values(StoryStatus))
+
+
+class SprintStatusIn(StatusIn):
+    status: Text = Field(min_length=1, max_length=64, json_schema_extra=documented_values(SprintStatus))
 
 
 class CriterionIn(Body):
-    given: str = Field(min_length=1)
-    when: str = Field(min_length=1)
-    then: str = Field(min_length=1)
+    given: NonBlank = Field(min_length=1)
+    when: NonBlank = Field(min_length=1)
+    then: NonBlank = Field(min_length=1)
 
 
 class SprintIn(Body):
-    name: str = Field(min_length=1, max_length=255)
-    goal: str = ""
+    name: NonBlank = Field(min_length=1, max_length=255)
+    goal: Text = ""
     stories: list[UUID] = Field(default_factory=list)
-    capacity_points: int | None = Field(None, gt=0)
-    start_date: datetime | None = None
-    end_date: datetime | None = None
+    capacity_points: int | None = Field(None, gt=0, le=MAX_INT)
+    # With an offset: a naive time cannot be compared with the server's clock (it was a 500).
+    start_date: AwareDatetime | None = None
+    end_date: AwareDatetime | None = None
 
 
 class TaskIn(Body):
-    title: str = Field(min_length=1, max_length=255)
-    description: str | None = None
-    acceptance_criteria_refs: list[str] = Field(min_length=1)
+    title: NonBlank = Field(min_length=1, max_length=255)
+    description: Text | None = None
+    acceptance_criteria_refs: list[NonBlank] = Field(min_length=1)
     estimated_hours: int | None = Field(None, ge=1, le=40)
 
 
 class TaskPatch(Body):
-    title: str | None = Field(None, min_length=1, max_length=255)
-    description: str | None = None
-    acceptance_criteria_refs: list[str] | None = Field(None, min_length=1)
+    title: NonBlank | None = Field(None, min_length=1, max_length=255)
+    description: Text | None = None
+    acceptance_criteria_refs: list[NonBlank] | None = Field(None, min_length=1)
 
 
 class EstimateIn(Body):

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from sprintboard_backlog.entrypoints.http.dependencies import Context
 from sprintboard_backlog.entrypoints.http.routes import API_PREFIX
+from sprintboard_backlog.entrypoints.http.schemas import Text
 from sprintboard_backlog.entrypoints.seed import DEMO_ORG_ID, DEMO_USERS
 from sprintboard_contracts.tokens import mint_dev_token, user_id_for
 
@@ -14,10 +15,10 @@ router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["dev auth"])
 
 
 class DevTokenIn(BaseModel):
-    sub: str = Field(min_length=1, max_length=255)
-    name: str | None = None
-    email: str | None = None
-    org_id: str | None = None
+    sub: Text = Field(min_length=1, max_length=255)
+    name: Text | None = None
+    email: Text | None = None
+    org_id: Text | None = None
 
 
 class DevTokenOut(BaseModel):

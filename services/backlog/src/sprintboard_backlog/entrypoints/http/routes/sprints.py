@@ -14,7 +14,13 @@ from sprintboard_backlog.domain.sprint import SprintStatus
 from sprintboard_backlog.entrypoints.http.board_schemas import BoardOut
 from sprintboard_backlog.entrypoints.http.dependencies import CurrentActor, Uow
 from sprintboard_backlog.entrypoints.http.routes import API_PREFIX
-from sprintboard_backlog.entrypoints.http.schemas import SprintCreated, SprintIn, SprintOut, StatusIn
+from sprintboard_backlog.entrypoints.http.schemas import (
+    SprintCreated,
+    SprintIn,
+    SprintOut,
+    SprintStatusIn,
+    status_filter,
+)
 
 router = APIRouter(prefix=API_PREFIX, tags=["sprints"])
 
@@ -55,7 +61,9 @@ async def get_sprint(sprint_id: UUID, actor: CurrentActor, uow: Uow) -> SprintOu
 
 
 @router.patch("/sprints/{sprint_id}/status")
-async def change_sprint_status(sprint_id: UUID, body: StatusIn, actor: CurrentActor, uow: Uow) -> SprintOut:
+async def change_sprint_status(
+    sprint_id: UUID, body: SprintStatusIn, actor: CurrentActor, uow: Uow
+) -> SprintOut:
     cmd = sprints.ChangeSprintStatus(actor, sprint_id, SprintStatus.parse(body.status))
     return SprintOut.of(await sprints.change_sprint_status(uow, cmd))
 
@@ -66,7 +74,8 @@ async def board(
     actor: CurrentActor,
     uow: Uow,
     status: Annotated[
-        list[str] | None, Query(description="task statuses, repeated or comma-separated")
+        list[Annotated[str, status_filter(TaskStatus, many=True)]] | None,
+        Query(description="task statuses, repeated or comma-separated; case-insensitive"),
     ] = None,
     group_by: Annotated[GroupBy, Query(alias="groupBy")] = GroupBy.STORY,
 ) -> BoardOut:

@@ -14,11 +14,12 @@ from sprintboard_backlog.entrypoints.http.routes import API_PREFIX
 from sprintboard_backlog.entrypoints.http.schemas import (
     CriterionIn,
     CriterionOut,
-    StatusIn,
     StoryCreated,
     StoryIn,
     StoryOut,
     StoryPatch,
+    StoryStatusIn,
+    status_filter,
 )
 
 router = APIRouter(prefix=API_PREFIX, tags=["stories"])
@@ -45,7 +46,10 @@ async def list_stories(
     project_id: UUID,
     actor: CurrentActor,
     uow: Uow,
-    status: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[
+        Annotated[str, status_filter(StoryStatus, many=False)] | None,
+        Query(max_length=64, description="a story status; case-insensitive"),
+    ] = None,
     sprint_id: Annotated[UUID | None, Query(alias="sprintId")] = None,
 ) -> list[StoryOut]:
     parsed = StoryStatus.parse(status) if status else None
@@ -77,7 +81,7 @@ async def delete_story(story_id: UUID, actor: CurrentActor, uow: Uow) -> Respons
 
 
 @router.patch("/stories/{story_id}/status")
-async def change_story_status(story_id: UUID, body: StatusIn, actor: CurrentActor, uow: Uow) -> StoryOut:
+async def change_story_status(story_id: UUID, body: StoryStatusIn, actor: CurrentActor, uow: Uow) -> StoryOut:
     cmd = stories.ChangeStoryStatus(actor, story_id, StoryStatus.parse(body.status))
     return StoryOut.of(await stories.change_story_status(uow, cmd))
 

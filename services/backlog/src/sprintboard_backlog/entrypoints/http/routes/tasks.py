@@ -12,12 +12,12 @@ from sprintboard_backlog.entrypoints.http.dependencies import CurrentActor, Uow
 from sprintboard_backlog.entrypoints.http.routes import API_PREFIX
 from sprintboard_backlog.entrypoints.http.schemas import (
     EstimateIn,
-    StatusIn,
     TaskActionOut,
     TaskCreated,
     TaskIn,
     TaskOut,
     TaskPatch,
+    TaskStatusIn,
 )
 
 router = APIRouter(prefix=API_PREFIX, tags=["tasks"])
@@ -99,7 +99,7 @@ async def complete_work(task_id: UUID, actor: CurrentActor, uow: Uow) -> TaskAct
 
 
 @router.patch("/tasks/{task_id}/status")
-async def change_status(task_id: UUID, body: StatusIn, actor: CurrentActor, uow: Uow) -> TaskOut:
+async def change_status(task_id: UUID, body: TaskStatusIn, actor: CurrentActor, uow: Uow) -> TaskOut:
     cmd = tasks.ChangeTaskStatus(actor, task_id, TaskStatus.parse(body.status))
     return TaskOut.of(await tasks.change_task_status(uow, cmd))
 
