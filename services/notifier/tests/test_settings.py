@@ -42,3 +42,9 @@ def test_a_cluster_is_a_comma_separated_list_of_servers() -> None:
     cluster = NotifierSettings(nats_url="nats://a:4222, nats://b:4222,nats://c:4222")
     assert cluster.nats_servers == ["nats://a:4222", "nats://b:4222", "nats://c:4222"]
     assert NotifierSettings(nats_url="nats://one:4222").nats_servers == ["nats://one:4222"]
+
+
+def test_the_stream_it_may_create_is_replicated_as_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert NotifierSettings().stream_settings().replicas == 1
+    monkeypatch.setenv("NOTIFIER_STREAM_REPLICAS", "3")
+    assert NotifierSettings().stream_settings().config().num_replicas == 3

@@ -21,6 +21,7 @@ from sprintboard_notifier.asyncapi import router as asyncapi_router
 from sprintboard_notifier.consumer import TaskStreamConsumer
 from sprintboard_notifier.gateway import Gateway
 from sprintboard_notifier.hub import Delivery, Hub, SourceBounds
+from sprintboard_notifier.lean import LeanWebSocketProtocol
 from sprintboard_notifier.logs import install_redaction
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.settings import NotifierSettings
@@ -60,6 +61,9 @@ class StreamBridge:
             queue_frames=settings.send_queue_frames,
             hold_frames=settings.resume_hold_frames,
             stall_seconds=settings.replay_stall_seconds,
+            batch_window=settings.batch_window_seconds,
+            batch_max=settings.batch_max_events,
+            batch_bytes=settings.max_frame_bytes,
         )
         self.consumer = TaskStreamConsumer(
             settings.nats_servers,
@@ -168,8 +172,9 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
 def server_config(
     settings: NotifierSettings, app: FastAPI | None = None, **overrides: object
 ) -> uvicorn.Config:
-    """How the notifier is served: frame size limit at the server, no per-message deflate."""
+    """How the notifier is served: frame size limit at the server, no deflate, direct writes (lean.py)."""
     options: dict[str, object] = {
+        "ws": LeanWebSocketProtocol,
         "host": settings.host,
         "port": settings.port,
         "ws_max_size": settings.max_frame_bytes,

@@ -93,7 +93,7 @@ class Gateway:
 
 
 class _Conversation:
-    """One authenticated socket: a reader (this task) and a writer task around a hub session."""
+    """One authenticated socket: a reader task and, when needed, a writer task around a hub session."""
 
     def __init__(self, gateway: Gateway, conn: Connection, session: Session, identity: Identity) -> None:
         self._gw = gateway
@@ -102,16 +102,46 @@ class _Conversation:
         self._conn = conn
         self._session = session
         self._identity = identity
-        self._errors: deque[float] = deque()
+        self._errors: deque[float] | None = None  # created on the first bad frame
         self._expiry: asyncio.TimerHandle | None = None
+        self._writer: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         s, settings = self._session, self._settings
-        # A transport that can write a frame without waiting lets live events skip the writer task.
+        # A transport that can write a frame without waiting lets frames skip the writer task, which
+        # only starts once something has to wait in the queue (flow control, batching fallback).
         s.sink = getattr(self._conn, "write_now", None)
+        s.on_wake = self._start_writer
         self._hub.send(s, protocol.welcome(s.session_id, self._hub.cursor, self._hub.epoch))
         self._schedule_expiry()
-        writer = asyncio.create_task(
+        reader = asyncio.create_task(self._read())
+        closed = s.closed_future()
+        try:
+            await asyncio.wait({reader, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if not s.closed:
+                self._hub.close(s, PEER_GONE)
+            # Let an in-flight write finish so the close frame follows the data, but not forever:
+            # a client that never reads keeps the write waiting on flow control.
+            if self._writer is not None:
+                await asyncio.wait({self._writer}, timeout=settings.close_grace_seconds)
+            if s.close_code != PEER_GONE:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._conn.close(s.close_code or 1000, s.close_reason), 1.0)
+        finally:
+            if self._expiry is not None:
+                self._expiry.cancel()
+            s.on_wake = None
+            tasks: list[asyncio.Future[None]] = [reader, closed]
+            if self._writer is not None:
+                tasks.append(self._writer)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _start_writer(self) -> None:
+        s, settings = self._session, self._settings
+        s.on_wake = None
+        self._writer = asyncio.get_running_loop().create_task(
             run_writer(
                 s,
                 self._conn,
@@ -121,24 +151,12 @@ class _Conversation:
                 batch_bytes=settings.max_frame_bytes,
             )
         )
-        reader = asyncio.create_task(self._read())
-        closed = asyncio.create_task(s.wait_closed())
-        try:
-            await asyncio.wait({writer, reader, closed}, return_when=asyncio.FIRST_COMPLETED)
-            if not s.closed:
-                self._hub.close(s, PEER_GONE)
-            # Let an in-flight write finish so the close frame follows the data, but not forever:
-            # a client that never reads keeps the write waiting on flow control.
-            await asyncio.wait({writer}, timeout=settings.close_grace_seconds)
-            if s.close_code != PEER_GONE:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._conn.close(s.close_code or 1000, s.close_reason), 1.0)
-        finally:
-            if self._expiry is not None:
-                self._expiry.cancel()
-            for task in (writer, reader, closed):
-                task.cancel()
-            await asyncio.gather(writer, reader, closed, return_exceptions=True)
+        # The writer stops when the peer is gone: so does the socket.
+        self._writer.add_done_callback(self._writer_done)
+
+    def _writer_done(self, _: asyncio.Task[None]) -> None:
+        if not self._session.closed:
+            self._hub.close(self._session, PEER_GONE)
 
     def _schedule_expiry(self) -> None:
         if self._expiry is not None:
@@ -221,6 +239,8 @@ class _Conversation:
     def _error(self, exc: ProtocolError) -> None:
         now = time.monotonic()
         errors = self._errors
+        if errors is None:
+            errors = self._errors = deque()
         errors.append(now)
         while errors and errors[0] < now - self._settings.abuse_window_seconds:
             errors.popleft()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from sprintboard_notifier.hub import Frame, Session
+from sprintboard_notifier.hub import Frame, Session, batch_frames
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.transport import Connection, ConnectionClosed
 
@@ -56,7 +56,7 @@ async def run_writer(
                     # Linger until the shared tick so a burst leaves as one frame.
                     await clock.wait()
                     frames += session.take_nowait(batch_max - len(frames))
-                await _send_batched(conn, frames, metrics, batch_bytes)
+                await _send_batched(conn, frames, metrics, batch_max, batch_bytes)
             else:
                 for frame in frames:
                     await conn.send(frame)
@@ -67,25 +67,11 @@ async def run_writer(
         return
 
 
-async def _send_batched(conn: Connection, frames: list[Frame], metrics: NotifierMetrics, limit: int) -> None:
+async def _send_batched(
+    conn: Connection, frames: list[Frame], metrics: NotifierMetrics, max_events: int, limit: int
+) -> None:
     """Runs of event frames become `{"type":"batch","events":[...]}`; control frames keep their place."""
-    run: list[Frame] = []
-    size = 0
-    out: list[Frame] = []
-    for frame in frames:
-        if frame.is_event and (not run or size + len(frame.text) < limit):
-            run.append(frame)
-            size += len(frame.text) + 1
-            continue
-        if run:
-            out.append(Frame.batch(run))
-            run, size = [], 0
-        if frame.is_event:
-            run, size = [frame], len(frame.text) + 1
-        else:
-            out.append(frame)
-    if run:
-        out.append(Frame.batch(run))
+    out = batch_frames(frames, max_events, limit)
     for frame in out:
         await conn.send(frame)
     _sent(metrics, out)

@@ -68,6 +68,9 @@ class NotifierSettings(BaseSettings):
     stream_max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS
     stream_duplicate_window_seconds: float = DEFAULT_DUPLICATE_WINDOW_SECONDS
     stream_max_msgs: int | None = None
+    # As the backlog's `BACKLOG_STREAM_REPLICAS`: whichever service creates the stream on a cluster
+    # must replicate it alike.
+    stream_replicas: int = Field(default=1, ge=1, le=5)
     # How often the stream's identity is checked, to notice a deleted and recreated stream.
     stream_watch_seconds: float = Field(default=10.0, gt=0)
 
@@ -94,6 +97,7 @@ class NotifierSettings(BaseSettings):
             max_age_seconds=self.stream_max_age_seconds,
             duplicate_window_seconds=self.stream_duplicate_window_seconds,
             max_msgs=self.stream_max_msgs,
+            replicas=self.stream_replicas,
         )
 
     def origin_allowed(self, origin: str | None) -> bool:

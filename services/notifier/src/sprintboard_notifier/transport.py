@@ -15,7 +15,11 @@ class ConnectionClosed(Exception):
 
 
 class Connection(Protocol):
-    """An accepted WebSocket. A leaner server (bare `websockets`) only has to provide these three calls."""
+    """An accepted WebSocket: these three calls (`lean.LeanConnection`, `StarletteConnection`).
+
+    Optionally `write_now(frame) -> bool`: write at once unless flow control says wait (then False and
+    nothing written); with it, live frames skip the writer task whenever nothing is queued before them.
+    """
 
     async def receive(self) -> str | bytes | None:
         """The next client message; None once the peer has closed or the server refused a frame."""

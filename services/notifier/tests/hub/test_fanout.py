@@ -182,3 +182,87 @@ async def test_a_pending_socket_that_resumes_gets_the_replay_first() -> None:
     assert event_seqs(s) == [2, 3, 4, 5, 6]
     await hub.go_live(s)  # the grace timer firing late changes nothing
     assert event_seqs(s) == []
+
+
+# -- direct writes (a transport's `write_now`) and the shared batch flush ----------------------------
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.wire: list[bytes] = []
+        self.paused = False
+
+    def __call__(self, frame: Frame) -> bool:
+        if self.paused:
+            return False
+        self.wire.append(frame.wire)
+        return True
+
+    def texts(self) -> list[dict[str, object]]:
+        # Unmasked server text frames: 0x81, a 7-bit length (or 126 + 16 bits), the payload.
+        out = []
+        for w in self.wire:
+            assert w[0] == 0x81
+            n, start = (w[1], 2) if w[1] < 126 else (int.from_bytes(w[2:4], "big"), 4)
+            assert len(w) == start + n
+            out.append(orjson.loads(w[start:]))
+        return out
+
+
+def live(hub_session: Session, sink: Sink) -> Session:
+    hub_session.sink = sink
+    return hub_session
+
+
+def test_live_frames_are_written_at_once_and_queue_only_while_paused() -> None:
+    hub, source, metrics = make_hub(queue=3)
+    sink = Sink()
+    s = live(hub.open(T1, pending=False), sink)
+    feed(hub, source, delivery(1), delivery(2))
+    assert [e["seq"] for e in sink.texts()] == [1, 2] and s.queued == 0
+    assert metrics.frames_out._value.get() == 2
+    sink.paused = True
+    feed(hub, source, delivery(3))
+    sink.paused = False
+    feed(hub, source, delivery(4))  # must not overtake the queued 3
+    assert [e["seq"] for e in sink.texts()] == [1, 2] and s.queued == 2
+    assert [orjson.loads(f.text)["seq"] for f in s.take_nowait(10)] == [3, 4]
+    feed(hub, source, delivery(5))  # the writer still holds 3 and 4: 5 waits behind them
+    assert s.queued == 1
+    s.sent()
+    s.take_nowait(10)
+    s.sent()
+    feed(hub, source, delivery(6))
+    assert [e["seq"] for e in sink.texts()][-1] == 6
+    sink.paused = True
+    feed(hub, source, *(delivery(seq) for seq in range(7, 11)))
+    assert s.closed and s.close_code == 4008
+
+
+async def test_batching_sockets_share_one_flush_and_one_frame() -> None:
+    hub, source, _ = make_hub()
+    sinks = [Sink() for _ in range(3)]
+    sessions = [live(hub.open(T1, pending=False), sink) for sink in sinks]
+    for s in sessions:
+        s.batch = True
+        hub.subscribe(s, ("sprint", SPRINT))
+    feed(hub, source, delivery(1), delivery(2), delivery(3))
+    assert all(not sink.wire for sink in sinks)
+    await asyncio.sleep(0.05)
+    (batch,) = sinks[0].texts()
+    assert batch["type"] == "batch"
+    assert [e["seq"] for e in batch["events"]] == [1, 2, 3]  # type: ignore[attr-defined]
+    assert sinks[0].wire[0] is sinks[1].wire[0] is sinks[2].wire[0]
+
+
+async def test_a_paused_batching_socket_keeps_its_batch_for_the_writer() -> None:
+    hub, source, _ = make_hub()
+    sink = Sink()
+    s = live(hub.open(T1, pending=False), sink)
+    s.batch = True
+    sink.paused = True
+    feed(hub, source, delivery(1), delivery(2))
+    await asyncio.sleep(0.05)
+    frames = s.take_nowait(10)
+    assert len(frames) == 1 and frames[0].batched and not frames[0].is_event
+    assert [e["seq"] for e in orjson.loads(frames[0].text)["events"]] == [1, 2]

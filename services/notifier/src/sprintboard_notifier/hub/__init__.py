@@ -1,7 +1,15 @@
 """The WebSocket side: sessions, their index and fan-out; knows nothing of NATS."""
 
 from sprintboard_notifier.hub.fanout import SLOW_CLIENT, EventSource, Hub, SourceBounds
-from sprintboard_notifier.hub.frames import HEARTBEAT, KEY_KINDS, Delivery, Frame, KeyKind, SubscriptionKey
+from sprintboard_notifier.hub.frames import (
+    HEARTBEAT,
+    KEY_KINDS,
+    Delivery,
+    Frame,
+    KeyKind,
+    SubscriptionKey,
+    batch_frames,
+)
 from sprintboard_notifier.hub.session import Session
 
 __all__ = [
@@ -16,4 +24,5 @@ __all__ = [
     "Session",
     "SourceBounds",
     "SubscriptionKey",
+    "batch_frames",
 ]

@@ -10,6 +10,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sprintboard_notifier.hub.batching import BatchFlusher
 from sprintboard_notifier.hub.frames import Delivery, Frame, SubscriptionKey
 from sprintboard_notifier.hub.session import FULL, WRITTEN, Session
 from sprintboard_notifier.metrics import NotifierMetrics
@@ -72,6 +73,9 @@ class Hub:
         queue_frames: int,
         hold_frames: int,
         stall_seconds: float,
+        batch_window: float = 0.005,
+        batch_max: int = 256,
+        batch_bytes: int = 65536,
     ) -> None:
         self._source = source
         self._metrics = metrics
@@ -80,6 +84,7 @@ class Hub:
         self._stall = stall_seconds
         self._tenants: dict[str, _TenantIndex] = {}
         self._sessions: dict[str, Session] = {}
+        self._batches = BatchFlusher(metrics, batch_window, batch_max, batch_bytes)
         self.epoch = ""
         self.cursor = 0
         self.ready = False
@@ -109,6 +114,8 @@ class Hub:
     def open(self, tenant_id: str, pending: bool = True) -> Session:
         """A new socket, tenant-wide; while `pending` its events wait for `go_live` or `resume`."""
         s = Session(uuid.uuid4().hex, tenant_id, self._queue_frames, self._hold_frames, self.cursor, pending)
+        s.on_batch = self._batches.mark
+        s.batch_max = self._batches.max_events
         self._sessions[s.session_id] = s
         self._tenants.setdefault(tenant_id, _TenantIndex()).add(s)
         return s

@@ -57,7 +57,7 @@ _BATCH_CACHE = 256
 class Frame:
     """A server frame's text; the same object is queued on every socket it goes to."""
 
-    __slots__ = ("_data", "_wire", "observed", "seq", "text", "timestamp")
+    __slots__ = ("_data", "_wire", "batched", "observed", "seq", "text", "timestamp")
 
     def __init__(self, text: str, seq: int | None = None, timestamp: float | None = None) -> None:
         self.text = text
@@ -66,6 +66,7 @@ class Frame:
         self.timestamp = timestamp
         # The lag is observed once per frame (when its first copy is written), not once per socket.
         self.observed = False
+        self.batched = False  # a `batch` frame: already wrapped, never wrapped again
         self._data: bytes | None = None
         self._wire: bytes | None = None
 
@@ -85,7 +86,7 @@ class Frame:
 
     @property
     def is_event(self) -> bool:
-        return self.seq is not None
+        return self.seq is not None and not self.batched
 
     @classmethod
     def control(cls, payload: dict[str, Any]) -> Frame:
@@ -109,10 +110,34 @@ class Frame:
         stamps = [f.timestamp for f in frames if f.timestamp is not None]
         # A batch's lag is its oldest live event's.
         frame = cls(text, frames[-1].seq, min(stamps) if stamps else None)
+        frame.batched = True
         if len(_BATCHES) >= _BATCH_CACHE:
             _BATCHES.clear()
         _BATCHES[key] = frame
         return frame
+
+
+def batch_frames(frames: list[Frame], max_events: int, limit: int) -> list[Frame]:
+    """Runs of event frames become batch frames (at most `max_events` and about `limit` bytes each);
+    control frames and already-built batches keep their place between them."""
+    out: list[Frame] = []
+    run: list[Frame] = []
+    size = 0
+    for frame in frames:
+        if not frame.is_event:
+            if run:
+                out.append(Frame.batch(run))
+                run, size = [], 0
+            out.append(frame)
+            continue
+        if run and (len(run) >= max_events or size + len(frame.text) >= limit):
+            out.append(Frame.batch(run))
+            run, size = [], 0
+        run.append(frame)
+        size += len(frame.text) + 1
+    if run:
+        out.append(Frame.batch(run))
+    return out
 
 
 HEARTBEAT = Frame.control({"type": "heartbeat"})

@@ -7,7 +7,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from sprintboard_notifier.hub.frames import Delivery, Frame, SubscriptionKey
+from sprintboard_notifier.hub.frames import Delivery, Frame, SubscriptionKey, batch_frames
 
 # Each subscribe/unsubscribe/resume adds a segment; a bound keeps an abusive client from growing it.
 MAX_SEGMENTS = 64
@@ -33,10 +33,14 @@ class Session:
         "_segments",
         "_wakeup",
         "batch",
+        "batch_max",
         "close_code",
         "close_reason",
+        "dirty",
         "keys",
         "last_sent",
+        "on_batch",
+        "on_wake",
         "pending",
         "session_id",
         "sink",
@@ -53,7 +57,8 @@ class Session:
         self.close_code: int | None = None
         self.close_reason = ""
         self.last_sent = time.monotonic()
-        self._queue: deque[Frame] = deque()
+        # A list, not a deque: an empty deque costs ~600 bytes per idle socket; the queue is short.
+        self._queue: list[Frame] = []
         self._capacity = capacity
         self._wakeup: asyncio.Future[None] | None = None
         self._room: asyncio.Future[None] | None = None
@@ -62,6 +67,11 @@ class Session:
         # Used only while nothing is queued or in the writer's hands, so frames never overtake each other.
         self.sink: Callable[[Frame], bool] | None = None
         self._busy = False
+        # Batching with a sink: events wait in the queue for the hub's shared flush (no task per socket).
+        self.on_batch: Callable[[Session, bool, bool], None] | None = None
+        self.on_wake: Callable[[], None] | None = None
+        self.dirty = False
+        self.batch_max = 256
         # A new socket holds its events until it states its filters (or a grace period ends), so a
         # resuming client does not first get tenant-wide live events ahead of its replay.
         self.pending = pending
@@ -141,18 +151,60 @@ class Session:
     def _push(self, frame: Frame, now: float) -> int:
         q = self._queue
         sink = self.sink
-        # A batching socket's events always go through the writer, which wraps them in batch frames.
-        if not q and sink is not None and not self._busy and (frame.seq is None or not self.batch):
-            if sink(frame):
-                self.last_sent = now
-                return WRITTEN
+        # A batching socket's events always wait for the batch flush (or the writer) to wrap them.
+        if (
+            not q
+            and sink is not None
+            and not self._busy
+            and (frame.seq is None or not self.batch)
+            and sink(frame)
+        ):
+            self.last_sent = now
+            return WRITTEN
         if len(q) >= self._capacity:
             return FULL
         q.append(frame)
-        waiter = self._wakeup
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        on_batch = self.on_batch
+        if on_batch is not None and sink is not None and self.batch and frame.seq is not None:
+            full, new = len(q) >= self.batch_max, not self.dirty
+            if full or new:
+                self.dirty = True
+                on_batch(self, new, full)
+            return QUEUED
+        self._wake()
         return QUEUED
+
+    def _wake(self) -> None:
+        waiter = self._wakeup
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(None)
+        elif self.on_wake is not None:
+            self.on_wake()  # the first frame that has to wait: the owner starts its writer
+
+    def flush_batches(self, limit: int, now: float, memo: dict[tuple[Frame, ...], list[Frame]]) -> int:
+        """The hub's flush: queued events go out as batch frames, written at once; returns frames written.
+        Whatever flow control holds back stays queued (already built) for the writer task."""
+        self.dirty = False
+        q, sink = self._queue, self.sink
+        if self.close_code is not None or not q:
+            return 0
+        if sink is None or self._busy or q[0].batched:
+            self._wake()
+            return 0
+        key = tuple(q)
+        out = memo.get(key)
+        if out is None:  # sockets with the same queued events (one sprint) share the built frames
+            out = memo[key] = batch_frames(list(key), self.batch_max, limit)
+        q.clear()
+        self._made_room()
+        for i, frame in enumerate(out):
+            if not sink(frame):
+                q[:0] = out[i:]
+                self._wake()
+                return i
+        self.last_sent = now
+        return len(out)
 
     # -- resume (may wait for the writer) -------------------------------------------------------------
 
@@ -190,14 +242,16 @@ class Session:
         q = self._queue
         if self.close_code is not None or not q:
             return []
-        frames = (
-            [q.popleft()] if limit == 1 or len(q) == 1 else [q.popleft() for _ in range(min(limit, len(q)))]
-        )
+        frames = q[:limit]
+        del q[:limit]
         self._busy = True  # until `sent()`: the writer holds frames that later ones must not overtake
+        self._made_room()
+        return frames
+
+    def _made_room(self) -> None:
         room = self._room
         if room is not None and not room.done():
             room.set_result(None)
-        return frames
 
     def sent(self) -> None:
         """The writer wrote everything it took."""
@@ -218,6 +272,13 @@ class Session:
         return True
 
     async def wait_closed(self) -> None:
-        if self.close_code is None:
-            self._closed_waiter = asyncio.get_running_loop().create_future()
-            await self._closed_waiter
+        await self.closed_future()
+
+    def closed_future(self) -> asyncio.Future[None]:
+        """Done once the session is closed (a future to wait on, no task needed)."""
+        fut = self._closed_waiter
+        if fut is None:
+            fut = self._closed_waiter = asyncio.get_running_loop().create_future()
+            if self.close_code is not None:
+                fut.set_result(None)
+        return fut
