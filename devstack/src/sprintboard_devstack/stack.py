@@ -190,12 +190,23 @@ def running_stack(notifiers: int = 1, **kwargs: object) -> Iterator[Stack]:
         isolate_database=True,
         **kwargs,  # type: ignore[arg-type]
     )
+    start_stack(stack, notifiers)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def start_stack(stack: Stack, notifiers: int = 1) -> Stack:
+    """Servers (env URLs or embedded), migrated and seeded, notifiers, then the backlog; all stopped again
+    when any of it fails to start."""
     try:
         stack.start_servers()
         stack.migrate_and_seed()
         for _ in range(notifiers):
             stack.add_notifier()
         stack.add_backlog()
-        yield stack
-    finally:
+    except BaseException:
         stack.stop()
+        raise
+    return stack

@@ -20,11 +20,14 @@ class StoredEvent:
     data: dict[str, Any]
 
 
-async def read_stream(nats_url: str, subject_filter: str | None = None) -> list[StoredEvent]:
-    """All stored messages in stream order (optionally only one subject filter)."""
-    nc = await nats.connect(nats_url)
+async def read_stream(
+    nats_url: str | list[str], subject_filter: str | None = None, *, from_leader: bool = False
+) -> list[StoredEvent]:
+    """All stored messages in stream order (optionally only one subject filter). `from_leader` asks the
+    stream leader for each message, not a replica that may lag behind (on a cluster, after a failover)."""
+    nc = await nats.connect(nats_url, connect_timeout=2, max_reconnect_attempts=5)
     try:
-        js = nc.jetstream()
+        js = nc.jetstream(timeout=5)
         try:
             info = await js.stream_info(STREAM_NAME)
         except NotFoundError:
@@ -32,7 +35,7 @@ async def read_stream(nats_url: str, subject_filter: str | None = None) -> list[
         out: list[StoredEvent] = []
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             try:
-                msg = await js.get_msg(STREAM_NAME, seq, direct=True)
+                msg = await js.get_msg(STREAM_NAME, seq, direct=not from_leader)
             except NotFoundError:
                 continue
             subject = msg.subject or ""

@@ -1,0 +1,97 @@
+"""Fault tests: each starts its own stack of real processes (embedded PostgreSQL and NATS, so they can be
+killed), injects faults, and records its figures; the session summary prints them all. The helpers live
+in `fault_*.py` next to this file."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from sprintboard_devstack.servers import EmbeddedNats, free_port
+from sprintboard_devstack.stack import Stack
+from sprintboard_devstack.stack import start_stack as start_processes
+
+# importlib import mode does not put test folders on sys.path; the kit is imported by name.
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fault_checks import FIGURES
+
+StartStack = Callable[..., Awaitable[Stack]]
+
+
+def _start(notifiers: int, nats_url: str | None, extra_env: dict[str, str]) -> Stack:
+    # Never the servers named by DATABASE_URL / NATS_URL: these tests stop and kill their servers.
+    stack = Stack(nats_url=nats_url, extra_env={"BACKLOG_ACCESS_LOG": "false", **extra_env})
+    return start_processes(stack, notifiers)
+
+
+@pytest_asyncio.fixture
+async def start_stack() -> AsyncIterator[StartStack]:
+    """`await start_stack(notifiers=1, nats_url=None, **env)`: a running stack, stopped after the test.
+    Started in a worker thread: start-up blocks and runs event loops of its own."""
+    stacks: list[Stack] = []
+
+    async def start(notifiers: int = 1, nats_url: str | None = None, **env: str) -> Stack:
+        stack = await asyncio.to_thread(_start, notifiers, nats_url, env)
+        stacks.append(stack)
+        return stack
+
+    try:
+        yield start
+    finally:
+        for stack in stacks:
+            await asyncio.to_thread(stack.stop)
+
+
+@pytest.fixture
+def nats_cluster() -> Iterator[list[EmbeddedNats]]:
+    """Three nats-server processes clustered by routes, JetStream on each (own store, own server name).
+    Started from this thread: a server dies with the thread that started it (PR_SET_PDEATHSIG)."""
+    routes = [free_port() for _ in range(3)]
+    nodes = [
+        EmbeddedNats(
+            name=f"node-{n}",
+            extra_args=[
+                "--cluster_name",
+                "sprintboard",
+                "--cluster",
+                f"nats://127.0.0.1:{routes[n]}",
+                "--routes",
+                ",".join(f"nats://127.0.0.1:{port}" for port in routes),
+            ],
+        )
+        for n in range(3)
+    ]
+    try:
+        for node in nodes:
+            node.start()
+        yield nodes
+    finally:
+        for node in nodes:
+            node.cleanup()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not FIGURES:
+        return
+    terminalreporter.section("fault and abuse figures")
+    for test, figures in FIGURES.items():
+        line = ", ".join(f"{name}={value}" for name, value in figures.items())
+        terminalreporter.write_line(f"{test}: {line}")
+    totals: dict[str, int] = {}
+    for figures in FIGURES.values():
+        for name in ("events_checked", "client_events_checked", "faults_injected", "inputs_tried"):
+            if isinstance(figures.get(name), int):
+                totals[name] = totals.get(name, 0) + figures[name]
+    terminalreporter.write_line("total: " + ", ".join(f"{k}={v}" for k, v in totals.items()))
+
+
+@pytest.fixture
+def test_name(request: pytest.FixtureRequest) -> str:
+    return str(request.node.name)

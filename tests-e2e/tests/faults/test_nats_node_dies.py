@@ -1,0 +1,136 @@
+"""NATS as the distributed engine it is: three nodes clustered by routes, the stream replicated three
+times, and one node killed (-9) mid-stream. The relay and the notifiers fail over; nothing is lost or
+delivered twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+import urllib.request
+from typing import TYPE_CHECKING, Any
+
+import nats
+import pytest
+from fault_boards import Follower, check_followers, following
+from fault_checks import check_stack, record
+from fault_clients import Driver, User, new_sprint
+from fault_stack import read_stream, stream_position, task_versions, wait_drained
+
+from sprintboard_contracts.stream import STREAM_NAME, StreamSettings, ensure_stream
+
+if TYPE_CHECKING:
+    from conftest import StartStack
+
+    from sprintboard_devstack.servers import EmbeddedNats
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
+
+async def replicated_stream(urls: list[str], timeout: float = 30) -> str:
+    """Create the stream with three replicas once the cluster has a meta leader; its leader's name."""
+    nc = await nats.connect(urls, connect_timeout=2)
+    try:
+        js = nc.jetstream(timeout=2)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                info = await ensure_stream(js, StreamSettings(replicas=3))
+                if info.cluster is not None and info.cluster.leader and len(info.cluster.replicas or []) == 2:
+                    return str(info.cluster.leader)
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.2)
+    finally:
+        await nc.close()
+
+
+async def stream_leader(urls: list[str]) -> str | None:
+    nc = await nats.connect(urls, connect_timeout=2)
+    try:
+        info = await nc.jetstream(timeout=5).stream_info(STREAM_NAME)
+        return info.cluster.leader if info.cluster else None
+    finally:
+        await nc.close()
+
+
+def client_names(node: EmbeddedNats) -> list[str]:
+    url = f"http://127.0.0.1:{node.monitor_port}/connz?limit=1024"
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return [c.get("name", "") for c in json.load(response)["connections"]]
+
+
+def victim(nodes: list[EmbeddedNats], leader: str | None) -> tuple[EmbeddedNats, dict[str, Any]]:
+    """The node whose loss hurts most: the relay's connection, then the stream leader, then notifiers'."""
+
+    def weight(node: EmbeddedNats) -> tuple[int, dict[str, Any]]:
+        names = client_names(node)
+        held = {
+            "relay": any(n.startswith("sprintboard-backlog-relay") for n in names),
+            "stream_leader": node.name == leader,
+            "notifiers": sum(n.startswith("sprintboard-notifier") for n in names),
+        }
+        return 4 * held["relay"] + 2 * held["stream_leader"] + held["notifiers"], held
+
+    scored = [(weight(node), node) for node in nodes]
+    (_, held), node = max(scored, key=lambda item: item[0][0])
+    return node, {"node": node.name, **held}
+
+
+async def test_a_node_dies_and_nothing_is_lost_or_delivered_twice(
+    start_stack: StartStack, nats_cluster: list[EmbeddedNats], test_name: str
+) -> None:
+    urls = [node.url for node in nats_cluster]
+    await replicated_stream(urls)
+    stack = await start_stack(
+        notifiers=2, nats_url=",".join(urls), BACKLOG_STREAM_REPLICAS="3", NOTIFIER_STREAM_REPLICAS="3"
+    )
+    assert stack.seed is not None
+    users = [User(stack, f"cluster-{n}") for n in range(4)]
+    sprint = await new_sprint(users[0], tasks=8)
+    baseline = await task_versions(stack)
+    await wait_drained(stack)
+    position = await stream_position(urls)
+    followers = [
+        Follower(
+            f"board-{n}",
+            [f"ws://{stack.host}:{notifier.port}/api/v1/ws/tasks"],
+            users[n].token,
+            stack.seed.org_id,
+            sprint.sprint_id,
+            position,
+            batch=bool(n % 2),
+        )
+        for n, notifier in enumerate(stack.notifiers * 2)
+    ]
+    driver = Driver({u: sprint.task_ids[2 * n : 2 * n + 2] for n, u in enumerate(users)}, pace=0.01)
+    async with following(followers):
+        driver.start()
+        try:
+            await driver.wait_sent(150)
+            dead, lost = victim(nats_cluster, await stream_leader(urls))
+            dead.stop(signal.SIGKILL)
+            await driver.wait_sent(driver.sent + 250)
+        finally:
+            await driver.stop()
+            for u in users:
+                await u.close()
+        survivors = [node.url for node in nats_cluster if node is not dead]
+        await wait_drained(stack)
+        events = await read_stream(survivors)
+        expected = [e for e in events if e.seq > position[0] and e.data["sprint_id"] == sprint.sprint_id]
+        await asyncio.gather(*(f.wait_for(expected[-1].seq, timeout=30) for f in followers))
+    figures = await check_stack(stack, driver.outcomes, baseline, events)
+    record(
+        test_name,
+        **figures,
+        **check_followers(followers, expected),
+        killed=lost,
+        new_leader=await stream_leader(survivors),
+        mutations=driver.sent,
+        faults_injected=1,
+        lost=0,
+        duplicated=0,
+    )
