@@ -6,12 +6,13 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help uv sync browser up test lint check pytest fmt bench bench-quick clean
+.PHONY: help uv sync browser up test lint check pytest fmt bench bench-quick screenshots clean
 
 help:
 	@echo "make up          run PostgreSQL, NATS, backlog and notifier (embedded unless URLs are given)"
 	@echo "make test        install what is missing, lint, type-check and run every test"
 	@echo "make lint        ruff, mypy and import-linter only"
+	@echo "make screenshots retake the README's board screenshots in Chromium"
 	@echo "make bench       full benchmarks (writes docs/benchmarks.md); make bench-quick: < 2 min"
 
 uv:
@@ -43,6 +44,10 @@ test: lint pytest
 fmt: sync
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
+
+# The README's screenshots (docs/screenshots/), taken by the board test in Chromium.
+screenshots: sync browser
+	SPRINTBOARD_UPDATE_SCREENSHOTS=1 $(RUN) pytest tests-e2e/tests/board/test_board_view.py -k screenshots
 
 bench: sync
 	$(RUN) python -m bench
