@@ -57,7 +57,8 @@ def _stack(enabled: bool, errors: dict[str, str]) -> Any:
             "BACKLOG_LOG_LEVEL": "WARNING",
             "NOTIFIER_LOG_LEVEL": "warning",
         }
-        context = running_stack(notifiers=1, extra_env=env)
+        # As `make up` runs it: the relay in its own process, woken by the API's NOTIFY.
+        context = running_stack(notifiers=1, extra_env=env, relay_process=True)
         stack = context.__enter__()
     except Exception as exc:
         errors["stack"] = f"{type(exc).__name__}: {exc}"[:800]
@@ -74,6 +75,7 @@ def _stack(enabled: bool, errors: dict[str, str]) -> Any:
             nats_url=str(stack.nats_url),
             database_url=str(stack.database_url),
             jwt_secret=stack.jwt_secret,
+            relay_metrics_url=stack.relay.url if stack.relay is not None else None,
         )
     finally:
         context.__exit__(None, None, None)

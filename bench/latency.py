@@ -74,6 +74,7 @@ async def e2e(
     seconds: float,
     notifier_pid: int,
     settle: float = 15.0,
+    relay_metrics_url: str | None = None,
 ) -> dict[str, Any]:
     """`sockets` subscribed to the board's sprint; mutations at `rate`/s; latency per sampled socket."""
     backlog_before = await drain(dsn)
@@ -81,14 +82,14 @@ async def e2e(
     conn = await pool.connect(ws_url, sockets, first_frames, ready_frames=2)
     try:
         await pool.reset(sample_limit=int(rate * seconds * 2) + 100)
-        before = await scrape(backlog_url)
+        before = await scrape(relay_metrics_url or backlog_url)
         since = datetime.now(UTC)
         record, elapsed = await drive_http(backlog_url, tokens, task_ids, seconds, rate)
         drained = await drain(dsn, timeout=30.0)
         rows = await outbox_lag(dsn, since, datetime.now(UTC))
         # From the stream through the notifier to the sockets; a notifier far behind is cut off here.
         await pool.settle(quiet=0.5, limit=settle)
-        after = await scrape(backlog_url)
+        after = await scrape(relay_metrics_url or backlog_url)
         _, arrivals, sampled = await pool.samples(arrivals=True)
         stats = await pool.stats()
     finally:

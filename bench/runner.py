@@ -32,6 +32,7 @@ class Services:
     nats_url: str
     database_url: str
     jwt_secret: str
+    relay_metrics_url: str | None = None  # the relay's own process; None: it runs in the backlog's
 
 
 @dataclass
@@ -127,6 +128,7 @@ class Run:
                     user,
                     board.task_ids[:c],
                     plan.write_seconds,
+                    svc.relay_metrics_url,
                 )
                 result = await self.guarded(f"writes concurrency={c}", work)
                 if result is not None:
@@ -155,6 +157,7 @@ class Run:
                     plan.e2e_seconds,
                     svc.notifier_pid,
                     plan.settle_seconds,
+                    svc.relay_metrics_url,
                 )
                 result = await self.guarded(f"e2e {label}", work)
                 if result is not None:

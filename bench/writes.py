@@ -45,13 +45,14 @@ async def measure(
     user_id: uuid.UUID,
     task_ids: list[str],
     seconds: float,
+    relay_metrics_url: str | None = None,
 ) -> dict[str, Any]:
     """Closed loop, one connection per task (= concurrency); HTTP first, then the SQL baseline."""
     await drain(dsn)
-    before = await scrape(backlog_url)
+    before = await scrape(relay_metrics_url or backlog_url)
     since = datetime.now(UTC)
     record, elapsed = await drive_http(backlog_url, [token], task_ids, seconds)
-    after = await scrape(backlog_url)
+    after = await scrape(relay_metrics_url or backlog_url)
     http = _numbers(record, elapsed)
     relay = relay_lag(before, after)
     relay["relayed_per_s"] = round(relay["relayed"] / max(elapsed, 1e-6), 1)

@@ -34,6 +34,7 @@ class ServiceProcess:
     env: dict[str, str]
     log: Path
     proc: subprocess.Popen[bytes] | None = None
+    health_path: str = "/health/live"
 
     @property
     def url(self) -> str:
@@ -50,7 +51,7 @@ class ServiceProcess:
                 raise RuntimeError(f"{self.module} exited with {self.proc.returncode}:\n{self.tail()}")
             with (
                 contextlib.suppress(OSError),
-                urllib.request.urlopen(f"{self.url}/health/live", timeout=1) as r,
+                urllib.request.urlopen(f"{self.url}{self.health_path}", timeout=1) as r,
             ):
                 if r.status == 200:
                     return self
@@ -87,6 +88,10 @@ class Stack:
     nats: EmbeddedNats | None = None
     backlog: ServiceProcess | None = None
     notifiers: list[ServiceProcess] = field(default_factory=list)
+    # The relay as its own process (the API only wakes it by NOTIFY; docs/operations.md), not a thread of
+    # the backlog's; under write load it then has a GIL of its own.
+    relay_process: bool = False
+    relay: ServiceProcess | None = None
     logs: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sprintboard-stack-")))
     extra_env: dict[str, str] = field(default_factory=dict)
     isolate_database: bool = False
@@ -152,10 +157,28 @@ class Stack:
                 env.get("BACKLOG_NOTIFIER_PUBLIC_URL")
                 or f"ws://{self.host}:{self.notifiers[0].port}/api/v1/ws/tasks"
             )
+        if self.relay_process:
+            env["BACKLOG_RELAY_ENABLED"] = "false"
+            if self.relay is None:
+                self.add_relay()
         self.backlog = ServiceProcess(
             "sprintboard_backlog", self.host, port, env, self.logs / f"backlog-{port}.log"
         )
         return self.backlog.start()
+
+    def add_relay(self, port: int | None = None) -> ServiceProcess:
+        """The standalone relay (`sprintboard_backlog.entrypoints.relay`), its metrics on `port`."""
+        port = port or free_port()
+        env = self.base_env() | {"BACKLOG_HOST": self.host, "BACKLOG_RELAY_METRICS_PORT": str(port)}
+        self.relay = ServiceProcess(
+            "sprintboard_backlog.entrypoints.relay",
+            self.host,
+            port,
+            env,
+            self.logs / f"relay-{port}.log",
+            health_path="/metrics",
+        )
+        return self.relay.start()
 
     def add_notifier(self, port: int | None = None) -> ServiceProcess:
         port = port or free_port()
@@ -171,7 +194,7 @@ class Stack:
         return notifier
 
     def stop(self) -> None:
-        for proc in [*self.notifiers, *([self.backlog] if self.backlog else [])]:
+        for proc in [*self.notifiers, *(p for p in (self.backlog, self.relay) if p is not None)]:
             proc.stop()
         if self._created_database is not None:
             with contextlib.suppress(Exception):

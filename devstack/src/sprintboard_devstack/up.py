@@ -14,6 +14,7 @@ def main() -> None:
         host=os.environ.get("SPRINTBOARD_HOST", "127.0.0.1"),
         database_url=os.environ.get("DATABASE_URL") or None,
         nats_url=os.environ.get("NATS_URL") or None,
+        relay_process=True,  # the relay alone, woken by the API's NOTIFY (docs/operations.md)
     )
     stack.jwt_secret = os.environ.get("SPRINTBOARD_JWT_SECRET") or stack.jwt_secret
     try:
@@ -37,6 +38,8 @@ def print_banner(stack: Stack, backlog_url: str) -> None:
     print(f"  board       {backlog_url}/")
     print(f"  API docs    {backlog_url}/docs")
     print(f"  notifier    ws://{notifier.host}:{notifier.port}/api/v1/ws/tasks")
+    if stack.relay is not None:
+        print(f"  relay       {stack.relay.url}/metrics")
     print(f"  postgres    {stack.database_url}")
     print(f"  nats        {stack.nats_url}")
     print(f"  logs        {stack.logs}")

@@ -80,16 +80,25 @@ def running_deployment(notifiers: int = 2, mode: Mode | None = None) -> Iterator
         yield deployment
 
 
+RELAY_POLL_SECONDS = 60
+
+
 @contextlib.contextmanager
 def _embedded(notifiers: int) -> Iterator[Deployment]:
     """PostgreSQL and NATS embedded (or from DATABASE_URL / NATS_URL), the services as processes."""
     from sprintboard_devstack.stack import running_stack
 
-    with running_stack(notifiers=notifiers) as stack:
+    # The relay as its own process (as `make up` runs it), polling only every RELAY_POLL_SECONDS: an
+    # event that reaches a board within the tests' waits got there because a commit woke the relay.
+    with running_stack(
+        notifiers=notifiers,
+        relay_process=True,
+        extra_env={"BACKLOG_RELAY_POLL_INTERVAL_SECONDS": str(RELAY_POLL_SECONDS)},
+    ) as stack:
         assert stack.backlog is not None and stack.nats_url is not None
 
         def logs() -> str:
-            processes = [stack.backlog, *stack.notifiers]
+            processes = [stack.backlog, stack.relay, *stack.notifiers]
             return "\n".join(f"--- {p.module}:{p.port}\n{p.tail()}" for p in processes if p is not None)
 
         yield Deployment(

@@ -40,7 +40,7 @@ class BacklogSettings(BaseSettings):
     notifier_public_url: str = "ws://127.0.0.1:8001/api/v1/ws/tasks"
     migrate_on_start: bool = False
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    db_pool_size: int = Field(10, ge=1, le=200)
+    db_pool_size: int = Field(20, ge=1, le=200)
     db_max_overflow: int = Field(10, ge=0, le=200)
     log_level: str = "INFO"
     access_log: bool = True

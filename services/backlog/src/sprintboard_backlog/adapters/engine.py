@@ -36,7 +36,7 @@ def plain_url(url: str) -> str:
     return "postgresql://" + url.partition("://")[2]
 
 
-def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10) -> AsyncEngine:
     """An engine; nothing connects until the first use."""
     return create_async_engine(
         async_url(url),

@@ -76,7 +76,7 @@ class OutboxRelay:
         self._max_backoff = max_backoff
         self._retention_seconds = retention_seconds
         self._wake = asyncio.Event()
-        self._notify_others = asyncio.Event()
+        self._waker = OutboxWaker(dsn, retry_interval=poll_interval)
         self._is_leader = False
         self._running = False
         self._last_purge = 0.0
@@ -94,12 +94,12 @@ class OutboxRelay:
         the leader is another process."""
         self._wake.set()
         if not self._is_leader:
-            self._notify_others.set()
+            self._waker.wake()
 
     async def run(self) -> None:
         """Run until cancelled: lead when the lock is free, otherwise stand by; survive any outage."""
         self._running = True
-        notifier = asyncio.create_task(self._notify_loop(), name="outbox-notify")
+        notifier = asyncio.create_task(self._waker.run(), name="outbox-notify")
         backoff = 0.1
         try:
             while True:
@@ -175,25 +175,37 @@ class OutboxRelay:
             self._last_purge = now
             await conn.execute(_PURGE, self._retention_seconds)
 
-    async def _notify_loop(self) -> None:
-        """Send at most one NOTIFY at a time however many commits asked for one (they coalesce)."""
+
+class OutboxWaker:
+    """Wakes the relay leader when it runs in another process (another backlog instance, or the relay
+    entry point): after commits that wrote outbox rows, one NOTIFY on a connection of its own, outside
+    the writers' transactions, and at most one in flight however many commits asked (they coalesce)."""
+
+    def __init__(self, dsn: str, retry_interval: float = 1.0) -> None:
+        self._dsn = dsn
+        self._retry_interval = retry_interval
+        self._pending = asyncio.Event()
+
+    def wake(self) -> None:
+        self._pending.set()
+
+    async def run(self) -> None:
+        """Send NOTIFYs until cancelled; a failed one is only logged (the leader's poll still delivers)."""
         conn: asyncpg.Connection | None = None
         try:
             while True:
-                await self._notify_others.wait()
-                self._notify_others.clear()
-                if self._is_leader:
-                    continue
+                await self._pending.wait()
+                self._pending.clear()
                 try:
                     if conn is None or conn.is_closed():
                         conn = await asyncpg.connect(self._dsn)
                     await conn.execute(f"NOTIFY {WAKE_CHANNEL}")
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:  # the poll fallback still delivers; just log
+                except Exception as exc:
                     log.debug("outbox NOTIFY failed: %r", exc)
                     conn = None
-                    await asyncio.sleep(self._poll_interval)
+                    await asyncio.sleep(self._retry_interval)
         finally:
             if conn is not None:
                 conn.terminate()

@@ -15,7 +15,7 @@ from nats.aio.client import Client as NatsClient
 from prometheus_client import start_http_server
 
 from sprintboard_backlog.adapters.nats_publisher import JetStreamPublisher
-from sprintboard_backlog.adapters.relay import OutboxRelay
+from sprintboard_backlog.adapters.relay import OutboxRelay, OutboxWaker
 from sprintboard_backlog.entrypoints.http.context import ServiceContext
 from sprintboard_backlog.entrypoints.http.observability import configure_logging
 from sprintboard_backlog.settings import BacklogSettings
@@ -125,13 +125,22 @@ class RelayThread:
 
 
 @contextlib.asynccontextmanager
-async def nats_readiness_hook(context: ServiceContext) -> AsyncIterator[None]:
-    """Without a relay in this process, readiness still checks NATS."""
+async def remote_relay_hook(context: ServiceContext) -> AsyncIterator[None]:
+    """The relay runs as its own process (`BACKLOG_RELAY_ENABLED=false`): commits wake it by NOTIFY,
+    and readiness still checks NATS."""
     probe = NatsProbe(context.settings.nats_servers)
     context.readiness_checks["nats"] = probe.check
+    waker = OutboxWaker(
+        context.settings.asyncpg_dsn, retry_interval=context.settings.relay_poll_interval_seconds
+    )
+    context.on_commit.append(waker.wake)
+    task = asyncio.create_task(waker.run(), name="outbox-waker")
     try:
         yield
     finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         await probe.close()
 
 

@@ -62,10 +62,11 @@ def _verifier(settings: BacklogSettings) -> tuple[TokenVerifier, str | None]:
 
 
 def default_hooks(settings: BacklogSettings) -> list[LifespanHook]:
-    """Hooks every deployment runs: the outbox relay (unless run as its own process), NATS readiness."""
-    from sprintboard_backlog.entrypoints.relay import nats_readiness_hook, relay_hook
+    """Hooks every deployment runs: the outbox relay, or (when it runs as its own process) its wake-up;
+    NATS readiness."""
+    from sprintboard_backlog.entrypoints.relay import relay_hook, remote_relay_hook
 
-    return [relay_hook if settings.relay_enabled else nats_readiness_hook]
+    return [relay_hook if settings.relay_enabled else remote_relay_hook]
 
 
 def create_app(settings: BacklogSettings | None = None, *, hooks: Sequence[LifespanHook] = ()) -> FastAPI:
