@@ -97,7 +97,8 @@ def _write_rows(results: dict[str, Any]) -> list[Row]:
             )
         )
         relay = w["relay"]
-        keeps = relay["relayed_per_s"] >= 0.95 * http["per_s"] and (relay["drain_seconds_after"] or 99) < 1
+        drained = relay["drain_seconds_after"]  # 0.0 (nothing left to drain) is the best case, not "unknown"
+        keeps = relay["relayed_per_s"] >= 0.95 * http["per_s"] and drained is not None and drained < 1
         rows.append(
             (
                 f"Relay at that write rate, {c} connections",
