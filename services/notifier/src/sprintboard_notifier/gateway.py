@@ -36,6 +36,7 @@ class Gateway:
         self._verifier = verifier
         self._settings = settings
         self._metrics = metrics
+        self.metrics = metrics  # for the transport (lean.py counts its socket writes)
         window = settings.batch_window_seconds
         self._clock = BatchClock(window) if window > 0 else None
 
@@ -114,10 +115,29 @@ class _Conversation:
         s.on_wake = self._start_writer
         self._hub.send(s, protocol.welcome(s.session_id, self._hub.cursor, self._hub.epoch))
         self._schedule_expiry()
-        reader = asyncio.create_task(self._read())
+        # The client's frames are read in this task, not a task of their own (one task less per idle
+        # socket): when the hub closes the session (slow client, expired token) it interrupts the read.
+        me = asyncio.current_task()
+        assert me is not None
+        reading = True
+
+        def interrupt(_: asyncio.Future[None]) -> None:
+            if reading:
+                me.cancel()
+
         closed = s.closed_future()
+        closed.add_done_callback(interrupt)
         try:
-            await asyncio.wait({reader, closed}, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                await self._read()
+            except asyncio.CancelledError:
+                # Ours only when the session is closed and nobody else asked this task to stop.
+                if not s.closed or me.cancelling() > 1:
+                    raise
+                me.uncancel()
+            finally:
+                reading = False
+                closed.remove_done_callback(interrupt)
             if not s.closed:
                 self._hub.close(s, PEER_GONE)
             # Let an in-flight write finish so the close frame follows the data, but not forever:
@@ -131,12 +151,9 @@ class _Conversation:
             if self._expiry is not None:
                 self._expiry.cancel()
             s.on_wake = None
-            tasks: list[asyncio.Future[None]] = [reader, closed]
             if self._writer is not None:
-                tasks.append(self._writer)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+                self._writer.cancel()
+                await asyncio.gather(self._writer, return_exceptions=True)
 
     def _start_writer(self) -> None:
         s, settings = self._session, self._settings

@@ -21,6 +21,11 @@ class NotifierMetrics:
             registry=r,
         )
         self.frames_out = Counter("notifier_frames_sent_total", "WebSocket frames written", registry=r)
+        self.socket_writes = Counter(
+            "notifier_socket_writes_total",
+            "Writes of frames to task sockets (the frames of one loop turn share one write per socket)",
+            registry=r,
+        )
         self.slow_closes = Counter(
             "notifier_slow_client_closes_total", "Sockets closed with 4008 (send buffer full)", registry=r
         )
