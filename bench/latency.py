@@ -77,19 +77,20 @@ async def e2e(
     relay_metrics_url: str | None = None,
 ) -> dict[str, Any]:
     """`sockets` subscribed to the board's sprint; mutations at `rate`/s; latency per sampled socket."""
+    metrics_url = relay_metrics_url or backlog_url  # the relay's metrics: its own process, or the backlog's
     backlog_before = await drain(dsn)
     busy_before = await quiet(notifier_pid, limit=settle)  # still sending a previous run's backlog?
     conn = await pool.connect(ws_url, sockets, first_frames, ready_frames=2)
     try:
         await pool.reset(sample_limit=int(rate * seconds * 2) + 100)
-        before = await scrape(relay_metrics_url or backlog_url)
+        before = await scrape(metrics_url)
         since = datetime.now(UTC)
         record, elapsed = await drive_http(backlog_url, tokens, task_ids, seconds, rate)
         drained = await drain(dsn, timeout=30.0)
         rows = await outbox_lag(dsn, since, datetime.now(UTC))
         # From the stream through the notifier to the sockets; a notifier far behind is cut off here.
         await pool.settle(quiet=0.5, limit=settle)
-        after = await scrape(relay_metrics_url or backlog_url)
+        after = await scrape(metrics_url)
         _, arrivals, sampled = await pool.samples(arrivals=True)
         stats = await pool.stats()
     finally:

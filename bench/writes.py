@@ -49,10 +49,11 @@ async def measure(
 ) -> dict[str, Any]:
     """Closed loop, one connection per task (= concurrency); HTTP first, then the SQL baseline."""
     await drain(dsn)
-    before = await scrape(relay_metrics_url or backlog_url)
+    metrics_url = relay_metrics_url or backlog_url  # the relay's metrics: its own process, or the backlog's
+    before = await scrape(metrics_url)
     since = datetime.now(UTC)
     record, elapsed = await drive_http(backlog_url, [token], task_ids, seconds)
-    after = await scrape(relay_metrics_url or backlog_url)
+    after = await scrape(metrics_url)
     http = _numbers(record, elapsed)
     relay = relay_lag(before, after)
     relay["relayed_per_s"] = round(relay["relayed"] / max(elapsed, 1e-6), 1)

@@ -35,8 +35,7 @@ class Gateway:
         self._hub = hub
         self._verifier = verifier
         self._settings = settings
-        self._metrics = metrics
-        self.metrics = metrics  # for the transport (lean.py counts its socket writes)
+        self.metrics = metrics  # also read by the transport (lean.py counts its socket writes)
         window = settings.batch_window_seconds
         self._clock = BatchClock(window) if window > 0 else None
 
@@ -49,12 +48,12 @@ class Gateway:
             await conn.close(UNAUTHORIZED, "unauthorized")
             return
         session = self._hub.open(identity.tenant_id)
-        self._metrics.sockets.inc()
+        self.metrics.sockets.inc()
         try:
             await _Conversation(self, conn, session, identity).run()
         finally:
             self._hub.close(session, PEER_GONE)
-            self._metrics.sockets.dec()
+            self.metrics.sockets.dec()
 
     async def _authenticate(self, conn: Connection, query_token: str | None) -> Identity | None:
         token = query_token
@@ -94,7 +93,8 @@ class Gateway:
 
 
 class _Conversation:
-    """One authenticated socket: a reader task and, when needed, a writer task around a hub session."""
+    """One authenticated socket around a hub session: its frames are read in this task; a writer task
+    starts only when frames have to wait."""
 
     def __init__(self, gateway: Gateway, conn: Connection, session: Session, identity: Identity) -> None:
         self._gw = gateway
@@ -162,7 +162,7 @@ class _Conversation:
             run_writer(
                 s,
                 self._conn,
-                self._gw._metrics,
+                self._gw.metrics,
                 clock=self._gw._clock,
                 batch_max=settings.batch_max_events,
                 batch_bytes=settings.max_frame_bytes,

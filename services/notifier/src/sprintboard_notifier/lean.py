@@ -213,19 +213,16 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
             return False
         if self.close_sent or self.disconnected or self.transport.is_closing():
             return True  # after the close: dropped, as a write to a closed socket would be
-        if frame.batched:
-            # The batch flusher already gathered a window's events into this frame: written now, after
-            # whatever is corked, not held for another window.
-            self._cork = (self._cork or []) + [frame.wire]
-            if self.flush_cork() and self.writes is not None:
-                self.writes.inc()
-            return True
         cork = self._cork
         if cork is None:
-            self._cork = [frame.wire]
-            _CORKS.add(self)
-        else:
-            cork.append(frame.wire)
+            cork = self._cork = []
+            if not frame.batched:
+                _CORKS.add(self)
+        cork.append(frame.wire)
+        # The batch flusher already gathered a window's events into a batch frame: written now, after
+        # whatever is corked, not held for another window.
+        if frame.batched and self.flush_cork() and self.writes is not None:
+            self.writes.inc()
         return True
 
     def flush_cork(self) -> bool:

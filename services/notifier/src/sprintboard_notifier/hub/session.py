@@ -271,9 +271,6 @@ class Session:
                 fut.set_result(None)
         return True
 
-    async def wait_closed(self) -> None:
-        await self.closed_future()
-
     def closed_future(self) -> asyncio.Future[None]:
         """Done once the session is closed (a future to wait on, no task needed)."""
         fut = self._closed_waiter
