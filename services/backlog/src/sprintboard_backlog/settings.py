@@ -42,6 +42,9 @@ class BacklogSettings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     db_pool_size: int = Field(20, ge=1, le=200)
     db_max_overflow: int = Field(10, ge=0, le=200)
+    idempotency_ttl_seconds: float = Field(24 * 3600, gt=0)
+    idempotency_wait_seconds: float = Field(5.0, gt=0, le=60)
+    idempotency_sweep_interval_seconds: float = Field(600, gt=0)
     log_level: str = "INFO"
     access_log: bool = True
 
