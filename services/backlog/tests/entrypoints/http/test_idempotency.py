@@ -198,8 +198,12 @@ async def story_locked(engine: AsyncEngine, story_id: str) -> AsyncIterator[Asyn
 
 
 async def waiting_on_locks(engine: AsyncEngine, expected: int) -> None:
-    while await count(engine, text(WAITING_ON_LOCKS)) < expected:
+    """Until `expected` requests wait on a lock (a generous bound: this waits for an event, not a speed)."""
+    for _ in range(3000):
+        if await count(engine, text(WAITING_ON_LOCKS)) >= expected:
+            return
         await asyncio.sleep(0.01)
+    raise AssertionError(f"never saw {expected} requests waiting on a lock")
 
 
 async def test_concurrent_twins_make_one_write_and_get_one_answer(

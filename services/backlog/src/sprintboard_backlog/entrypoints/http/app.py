@@ -129,7 +129,7 @@ def create_app(settings: BacklogSettings | None = None, *, hooks: Sequence[Lifes
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID"],
+            expose_headers=["X-Request-ID", "Idempotent-Replayed"],
         )
     app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
     return app
