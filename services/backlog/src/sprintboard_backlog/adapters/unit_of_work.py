@@ -33,7 +33,8 @@ class SqlUnitOfWork:
     on first use. Task writes and recorded events wait for `commit()`, which writes each event's outbox row
     after its task row, in the same transaction; a lone task change and its event become ONE statement
     (atomic by itself: no BEGIN/COMMIT). `on_commit` runs after a commit that wrote outbox rows. Leaving
-    the block without committing discards everything."""
+    the block without committing discards everything. `single_transaction()` encloses blocks in one
+    transaction that commits as it ends (an idempotent request: the key, the change and the answer)."""
 
     projects: SqlProjectRepository
     stories: SqlStoryRepository
@@ -141,6 +142,10 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         tx = self.transaction
+        if self._enclosing and not tx.nested:
+            raise RuntimeError(
+                "single_transaction() commits as it ends; commit() belongs in a block inside it"
+            )
         writes, self.tasks.pending = self.tasks.pending, []
         events, self._events = self._events, []
         if not tx.active and len(writes) == 1 and [e.task_id for e in events] == [writes[0].task_id]:
