@@ -26,7 +26,7 @@ def engine() -> Iterator[Any]:
         client.close()
 
 
-def ours(engine: Any) -> list[Any]:
+def session_containers(engine: Any) -> list[Any]:
     """The containers this test process started (testcontainers labels them with its session)."""
     from testcontainers.core.labels import SESSION_ID
 
@@ -35,13 +35,20 @@ def ours(engine: Any) -> list[Any]:
     )
 
 
+def started_since(engine: Any, before: set[str]) -> list[Any]:
+    """This process's containers not in `before` (the system suites' deployment may be running too)."""
+    return [c for c in session_containers(engine) if c.id not in before]
+
+
 def test_an_answering_engine_is_available() -> None:
     assert docker_available() is True
 
 
 def test_the_containers_follow_compose_yaml_and_publish_on_loopback_only(engine: Any) -> None:
+    before = {c.id for c in session_containers(engine)}
     with containers.running_containers(notifiers=2) as deployment:
-        running = {c.attrs["Config"]["Image"]: c for c in ours(engine) if c.status == "running"}
+        mine = started_since(engine, before)
+        running = {c.attrs["Config"]["Image"]: c for c in mine if c.status == "running"}
         by_service = {
             name: [c for image, c in running.items() if image == wanted]
             for name, wanted in (
@@ -50,7 +57,6 @@ def test_the_containers_follow_compose_yaml_and_publish_on_loopback_only(engine:
             )
         }
         assert all(len(found) == 1 for found in by_service.values()), by_service
-        mine = ours(engine)
         notifiers = [
             c for c in mine if c.attrs["Config"]["Image"] == f"sprintboard/notifier:{containers.TEST_TAG}"
         ]
@@ -78,15 +84,16 @@ def test_the_containers_follow_compose_yaml_and_publish_on_loopback_only(engine:
             assert url.startswith("http://127.0.0.1:")
             assert httpx.get(f"{url}/health/ready", timeout=5).status_code == 200
         assert deployment.nats_url.startswith("nats://127.0.0.1:")
-    assert ours(engine) == [], "every container is removed on exit"
+    assert started_since(engine, before) == [], "every container is removed on exit"
 
 
 def test_a_failed_migration_stops_the_start_and_leaves_nothing(
     engine: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    before = {c.id for c in session_containers(engine)}
     failing = compose.load()
     failing["services"]["migrate"]["command"] = ["python", "-c", "raise SystemExit(3)"]
     monkeypatch.setattr(compose, "load", lambda: failing)
     with pytest.raises(RuntimeError, match="migration exited with 3"), containers.running_containers(1):
         pass
-    assert ours(engine) == []
+    assert started_since(engine, before) == []
