@@ -25,7 +25,6 @@ from sprintboard_notifier.lean import LeanWebSocketProtocol
 from sprintboard_notifier.logs import install_redaction
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.settings import NotifierSettings
-from sprintboard_notifier.ws import router as ws_router
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +147,6 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
             await bridge.consumer.stop()
 
     app = FastAPI(title="Sprintboard notifier", lifespan=lifespan)
-    app.include_router(ws_router)
     app.include_router(asyncapi_router)
 
     @app.get("/health/live")
