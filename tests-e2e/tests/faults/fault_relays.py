@@ -100,7 +100,7 @@ class PostgresLink:
     """A TCP proxy between one relay and PostgreSQL. `partition()` cuts every open connection the way a
     network partition does: the server's side is closed (PostgreSQL ends the session, releasing its locks),
     the relay's side stays open and silent (what it sends is swallowed, nothing ever comes back). New
-    connections pass again, as after a partition that healed."""
+    connections are refused until `heal()`."""
 
     def __init__(self, database_url: str) -> None:
         parts = urlsplit(database_url)
@@ -109,7 +109,8 @@ class PostgresLink:
         self._parts = parts
         self._server: asyncio.Server | None = None
         self._links: list[Link] = []
-        self._silenced: list[asyncio.BaseTransport] = []
+        self._silenced: list[Link] = []
+        self._refusing = False
         self.port = 0
 
     @property
@@ -125,6 +126,9 @@ class PostgresLink:
         return self
 
     async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        if self._refusing:
+            client_w.close()
+            return
         server_r, server_w = await asyncio.open_connection(*self._target)
         link = Link(client_w, server_w)
         link.pumps = [
@@ -142,22 +146,30 @@ class PostgresLink:
                 await writer.drain()
             writer.close()
 
+    def refuse(self) -> None:
+        """Refuse new connections (close them at once) until `heal()`."""
+        self._refusing = True
+
+    def heal(self) -> None:
+        self._refusing = False
+
     def partition(self) -> int:
-        """Cut every open connection (see the class); how many were cut."""
+        """Cut every open connection (see the class) and refuse new ones; how many were cut."""
+        self.refuse()
         links, self._links = self._links, []
         for link in links:
             for pump in link.pumps:
                 pump.cancel()
             link.server.close()  # PostgreSQL reads EOF: the backend exits, its advisory locks go
-            transport = link.client.transport
-            # Swallow what the relay sends from now on, and never answer; its socket stays open.
-            transport.set_protocol(asyncio.Protocol())
-            self._silenced.append(transport)
+            # Swallow what the relay sends from now on, and never answer; its socket stays open (the
+            # writer is kept too: a collected StreamWriter closes its transport).
+            link.client.transport.set_protocol(asyncio.Protocol())
+            self._silenced.append(link)
         return len(links)
 
     async def close(self) -> None:
-        for transport in self._silenced:
-            transport.close()
+        for link in self._silenced:
+            link.client.transport.close()
         for link in self._links:
             for pump in link.pumps:
                 pump.cancel()
