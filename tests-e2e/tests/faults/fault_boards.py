@@ -132,9 +132,13 @@ def check_followers(followers: list[Follower], expected: list[Stored]) -> dict[s
     want = [e.seq for e in expected]
     ids = {e.seq: e.data["event_id"] for e in expected}
     problems = []
+    lost = duplicated = across_tenants = 0
     for f in followers:
+        missing = sorted(set(want) - set(f.seqs))
+        lost += len(missing)
+        duplicated += len(f.duplicates) + len(f.seqs) - len(set(f.seqs))
+        across_tenants += sum(1 for e in f.foreign if e.get("tenant_id") != f.tenant_id)
         if f.seqs != want:
-            missing = sorted(set(want) - set(f.seqs))
             extra = sorted(set(f.seqs) - set(want))
             problems.append(
                 f"{f.name}: {len(f.seqs)} events, want {len(want)}; missing {missing[:10]} extra {extra[:10]}"
@@ -152,6 +156,10 @@ def check_followers(followers: list[Follower], expected: list[Stored]) -> dict[s
     return {
         "client_events_checked": sum(len(f.events) for f in followers),
         "clients": len(followers),
+        # Counted over every client's frames (a count above 0 has failed the assert above).
+        "client_events_lost": lost,
+        "client_events_duplicated": duplicated,
+        "frames_across_tenants": across_tenants,
         "reconnects": sum(max(0, f.sessions - 1) for f in followers),
     }
 
