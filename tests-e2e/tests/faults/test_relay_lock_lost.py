@@ -96,7 +96,7 @@ async def test_a_relay_that_lost_its_lock_stops_before_the_next_one_publishes(
         assert await lock_holder(stack) not in (None, holder), "the lock is held by the old session"
         print(
             f"\nrelay lock lost ({cut}): the standby leads {second_leads_s:.3f}s after the cut, "
-            f"the old leader knew by {first_noticed_s:.3f}s (polled one after the other); it had published and marked "
+            f"the old leader knew by {first_noticed_s:.3f}s (polled after); it had published and marked "
             f"{published_before_cut} events before the cut, {published_when_noticed} when it knew, none after"
         )
         record(
