@@ -42,6 +42,7 @@ class Follower:
         self.resyncs: list[dict[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
         self.sessions = 0  # subscriptions acknowledged, one per (re)connection
+        self.subscribed_on: list[str] = []  # the URL of each acknowledged subscription
         self.drops: list[int | None] = []  # close codes seen
         self._url = 0
         self._stop = asyncio.Event()
@@ -68,7 +69,7 @@ class Follower:
             url = self.urls[self._url % len(self.urls)]
             try:
                 async with connect(url, open_timeout=5, max_size=2**22, close_timeout=1) as ws:
-                    await self._session(ws)
+                    await self._session(ws, url)
                 self.drops.append(ws.close_code)
                 backoff = 0.05
             except ConnectionClosed as exc:
@@ -80,7 +81,7 @@ class Follower:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 0.5)
 
-    async def _session(self, ws: ClientConnection) -> None:
+    async def _session(self, ws: ClientConnection, url: str) -> None:
         await ws.send(json.dumps({"type": "auth", "token": self.token}))
         subscribe: dict[str, Any] = {
             "type": "subscribe",
@@ -98,6 +99,7 @@ class Follower:
                     self._event(event)
             elif kind == "subscribed":
                 self.sessions += 1
+                self.subscribed_on.append(url)
             elif kind == "resync_required":
                 self.resyncs.append(frame)
             elif kind == "error":

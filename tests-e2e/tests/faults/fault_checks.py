@@ -6,8 +6,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from fault_clients import Outcome
-from fault_stack import Stored, outbox_event_ids, read_stream, servers, task_versions
+from fault_clients import Driver, Outcome, tally
+from fault_stack import Stored, outbox_event_ids, read_stream, servers, task_versions, wait_drained
 
 from sprintboard_contracts.events import parse_event
 from sprintboard_devstack.stack import Stack
@@ -30,6 +30,16 @@ async def check_stack(
     if events is None:
         events = await read_stream(servers(stack))
     return check_stream(events, await task_versions(stack), await outbox_event_ids(stack), outcomes, baseline)
+
+
+async def check_all_committed(stack: Stack, driver: Driver, baseline: dict[str, int]) -> dict[str, Any]:
+    """Once the outbox drained: `check_stack`, and every request answered 2xx (a fault behind the API, such
+    as a relay's, must never reach its clients). The figures, with the driver's."""
+    await wait_drained(stack)
+    figures = await check_stack(stack, driver.outcomes, baseline)
+    outcomes = tally(driver.outcomes)
+    assert set(outcomes) == {"committed"}, outcomes
+    return {**figures, "mutations": driver.sent, "outcomes": outcomes}
 
 
 def check_stream(

@@ -139,12 +139,13 @@ class PostgresLink:
 
     @staticmethod
     async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Copy one way; at the end of the stream pass the close on (a cancel by `partition` does not)."""
+        """Copy one way; at the end of the stream, or a reset (PostgreSQL ending a session with a query
+        unread resets it), pass the close on. A cancel by `partition` does not."""
         with contextlib.suppress(OSError):
             while data := await reader.read(65536):
                 writer.write(data)
                 await writer.drain()
-            writer.close()
+        writer.close()
 
     def refuse(self) -> None:
         """Refuse new connections (close them at once) until `heal()`."""

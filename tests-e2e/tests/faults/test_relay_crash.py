@@ -9,10 +9,10 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from fault_checks import check_stack, record
-from fault_clients import Driver, User, new_sprint, tally
+from fault_checks import check_all_committed, record
+from fault_clients import Driver, User, new_sprint
 from fault_relays import extra_relay, leads, published
-from fault_stack import pending_outbox, task_versions, until, wait_drained
+from fault_stack import pending_outbox, task_versions, until
 
 if TYPE_CHECKING:
     from conftest import StartStack
@@ -57,11 +57,7 @@ async def test_a_killed_relay_restarts_and_nothing_is_lost_or_stored_twice(
         for u in users:
             await u.close()
 
-    await wait_drained(stack)
-    figures = await check_stack(stack, driver.outcomes, baseline)
-    outcomes = tally(driver.outcomes)
-    assert set(outcomes) == {"committed"}, outcomes
-    record(test_name, **figures, mutations=driver.sent, outcomes=outcomes, faults_injected=kills)
+    record(test_name, **await check_all_committed(stack, driver, baseline), faults_injected=kills)
 
 
 async def test_the_standby_relay_takes_over_when_the_leader_is_killed(
@@ -102,10 +98,7 @@ async def test_the_standby_relay_takes_over_when_the_leader_is_killed(
             await driver.stop()
             for u in users:
                 await u.close()
-        await wait_drained(stack)
-        figures = await check_stack(stack, driver.outcomes, baseline)
-        outcomes = tally(driver.outcomes)
-        assert set(outcomes) == {"committed"}, outcomes
+        figures = await check_all_committed(stack, driver, baseline)
         # Durations are reported, never asserted: on a shared machine they say little.
         print(
             f"\nrelay takeover: standby leads {takeover:.3f}s after the kill -9, first publish at "
@@ -114,8 +107,6 @@ async def test_the_standby_relay_takes_over_when_the_leader_is_killed(
         record(
             test_name,
             **figures,
-            mutations=driver.sent,
-            outcomes=outcomes,
             faults_injected=1,
             old_leader_published=before,
             new_leader_published=published(standby),
