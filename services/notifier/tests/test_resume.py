@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from notifier_kit import Board, client, make_event, publisher, run_notifier, token
 
+from sprintboard_contracts.stream import ensure_stream
 from sprintboard_devstack.servers import EmbeddedNats
 
 
@@ -143,6 +144,7 @@ async def test_a_resume_gets_exactly_its_own_tenants_events(
     theirs = _twin(mine, f"{tenant}-other")
     sub = {"sprint_id": str(mine.sprint_id)} if scope == "sprint" else {}
     async with publisher(nats_url) as pub:
+        await ensure_stream(pub.js)
         before = await pub.publish(make_event(mine))
         missed = []
         if path == "stored":

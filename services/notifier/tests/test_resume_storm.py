@@ -144,6 +144,7 @@ async def test_a_storm_of_resumes_inside_the_history_loses_and_repeats_nothing(n
             f"\nstorm: {SOCKETS} sockets on one instance, {len(published)} events up to seq {last}: "
             f"resync_required {resyncs}, lost {lost} events on {silently_short} silently short clients, "
             f"duplicated {duplicated}, out of order {out_of_order}; "
+            f"all subscribed after {max(r.subscribed_at or 0 for r in resumers) - started:.2f} s, "
             f"all resumed after {max(resumed_at):.2f} s "
             f"(p50 {sorted(resumed_at)[len(resumed_at) // 2]:.2f} s)"
         )
