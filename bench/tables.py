@@ -123,3 +123,41 @@ def e2e_details(results: dict[str, Any]) -> str:
         "frames matched",
     )
     return table(header, rows)
+
+
+FLOOR_LABELS = {
+    "orjson": "floor: nats-py + orjson",
+    "decode_event": "nats-py + decode_event (msgspec)",
+    "parse_event": "nats-py + orjson + parse_event (pydantic)",
+}
+
+
+def ingest_details(results: dict[str, Any]) -> str:
+    r = results.get("ingest", {})
+    floor = (r.get("floor") or {}).get("orjson", {}).get("cpu_us_per_event")
+    rows = []
+    for label, p in r.get("phases", {}).items():
+        rows.append(
+            (
+                label,
+                f"{p['sockets']:,}",
+                n(p["cpu_us_per_event"], 1),
+                x(ratio(p["cpu_us_per_event"], floor)),
+                n(p["events_per_core_s"]),
+                f"{n(p['published_s'], 1)} / {n(p['consumed_s'], 1)}",
+            )
+        )
+    for check, f in (r.get("floor") or {}).items():
+        label = FLOOR_LABELS.get(check, check)
+        rows.append(
+            (
+                label,
+                "—",
+                n(f["cpu_us_per_event"], 1),
+                x(ratio(f["cpu_us_per_event"], floor)),
+                n(1e6 / f["cpu_us_per_event"]),
+                f"— / {n(f['seconds'], 1)}",
+            )
+        )
+    header = ("case", "sockets", "CPU µs/event", "vs floor", "events/s per core", "published / consumed s")
+    return table(header, rows)
