@@ -129,6 +129,16 @@ def _write_rows(results: dict[str, Any]) -> list[Row]:
         relay = w["relay"]
         drained = relay["drain_seconds_after"]  # 0.0 (nothing left to drain) is the best case, not "unknown"
         keeps = relay["relayed_per_s"] >= 0.95 * http["per_s"] and drained is not None and drained < 1
+        lag = relay.get("notifier_lag_ms_p99")
+        rows.append(
+            (
+                f"Notifier delivery lag at that write rate, {c} connections",
+                "p99 < 50 ms",
+                f"p99 {_n(lag, 1)} ms (`notifier_delivery_lag_seconds`, one socket on the sprint)",
+                "",
+                _status(None if lag is None else lag < 50),
+            )
+        )
         rows.append(
             (
                 f"Relay at that write rate, {c} connections",

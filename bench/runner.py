@@ -125,6 +125,11 @@ class Run:
         if "writes" in self.only:
             out = self.results.setdefault("writes", {})
             user = user_id_for(None, "bench-user")
+            # One socket on the written sprint: the notifier's delivery lag is observed as it writes frames.
+            ws_url = svc.notifier_url.replace("http://", "ws://") + "/api/v1/ws/tasks"
+            await pool.connect(
+                ws_url, 1, notifier_frames(token, board.sprint_id, batch=False), ready_frames=2
+            )
             for c in plan.write_concurrency:
                 work = writes.measure(
                     svc.backlog_url,
@@ -135,10 +140,12 @@ class Run:
                     board.task_ids[:c],
                     plan.write_seconds,
                     svc.relay_metrics_url,
+                    svc.notifier_url,
                 )
                 result = await self.guarded(f"writes concurrency={c}", work)
                 if result is not None:
                     out[str(c)] = result
+            await pool.close()
         if "e2e" in self.only:
             ws_url = svc.notifier_url.replace("http://", "ws://") + "/api/v1/ws/tasks"
             out = self.results.setdefault("e2e", {})

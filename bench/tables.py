@@ -92,9 +92,18 @@ def write_details(results: dict[str, Any]) -> str:
                     f"{n(r['p50_ms'], 1)} / {n(r['p95_ms'], 1)} / {n(r['p99_ms'], 1)}",
                     kinds,
                     str(sum(r["failures"].values())),
+                    n(w["relay"].get("notifier_lag_ms_p99"), 1) if path == "http" else "—",
                 )
             )
-    header = ("connections", "path", "mutations/s", "p50 / p95 / p99 ms", "p95 ms by kind", "failures")
+    header = (
+        "connections",
+        "path",
+        "mutations/s",
+        "p50 / p95 / p99 ms",
+        "p95 ms by kind",
+        "failures",
+        "notifier lag p99 ms",
+    )
     return table(header, rows)
 
 

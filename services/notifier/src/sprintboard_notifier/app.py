@@ -78,6 +78,9 @@ class StreamBridge:
         )
 
     def _on_event(self, seq: int, subject: str, data: bytes, event: AnyWireEvent) -> None:
+        if not self.hub.follows(event.tenant_id):
+            self.hub.advance(seq)  # every instance sees every tenant's events; most have no socket here
+            return
         self.hub.publish(to_delivery(seq, data, event))
 
     async def bounds(self) -> SourceBounds:

@@ -266,3 +266,12 @@ async def test_a_paused_batching_socket_keeps_its_batch_for_the_writer() -> None
     frames = s.take_nowait(10)
     assert len(frames) == 1 and frames[0].batched and not frames[0].is_event
     assert [e["seq"] for e in orjson.loads(frames[0].text)["events"]] == [1, 2]
+
+
+def test_follows_names_only_tenants_with_a_socket_here() -> None:
+    hub, _, _ = make_hub()
+    assert not hub.follows(T1)
+    s = hub.open(T1, pending=False)
+    assert hub.follows(T1) and not hub.follows(T2)
+    hub.close(s, 1000)
+    assert not hub.follows(T1)

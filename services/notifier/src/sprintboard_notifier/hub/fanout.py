@@ -109,6 +109,10 @@ class Hub:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def follows(self, tenant_id: str) -> bool:
+        """Whether any socket here is of this tenant (else an event of it only moves the cursor)."""
+        return tenant_id in self._tenants
+
     # -- membership -----------------------------------------------------------------------------------
 
     def open(self, tenant_id: str, pending: bool = True) -> Session:
