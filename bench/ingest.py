@@ -138,9 +138,10 @@ class Bed:
         await asyncio.to_thread(self.nats.cleanup)
 
 
-def _cpu(pid: int) -> float:
+def _cpu(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of the process."""
     t = psutil.Process(pid).cpu_times()
-    return float(t.user + t.system)
+    return float(t.user), float(t.system)
 
 
 async def phase(bed: Bed, events: list[tuple[str, str, bytes]], sockets: int) -> dict[str, Any]:
@@ -160,7 +161,9 @@ async def phase(bed: Bed, events: list[tuple[str, str, bytes]], sockets: int) ->
         if counted >= n:
             break
         await asyncio.sleep(0.05)
-    wall, cpu = time.monotonic() - t0, _cpu(bed.pid) - cpu0
+    wall, cpu1 = time.monotonic() - t0, _cpu(bed.pid)
+    user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+    cpu = user + system
     if counted < n:
         raise RuntimeError(f"the notifier counted {counted:.0f} of {n} events in {wall:.0f} s")
     us = cpu * 1e6 / n
@@ -170,6 +173,7 @@ async def phase(bed: Bed, events: list[tuple[str, str, bytes]], sockets: int) ->
         "first_seq": first_seq,
         "cpu_us_per_event": round(us, 2),
         "events_per_core_s": round(1e6 / us),
+        "kernel_share": round(system / cpu, 2) if cpu > 0 else 0.0,  # socket writes are mostly kernel time
         "published_s": round(published, 2),
         "consumed_s": round(wall, 2),
         "behind_s": round(wall - published, 2),
@@ -196,7 +200,8 @@ async def measure(
     bed = Bed()
     await bed.start()
     ts = tenants(tenant_count)
-    results: dict[str, Any] = {"tenants": tenant_count, "phases": {}}
+    # The JSON is written with sorted keys: `order` keeps the phases in the order they ran.
+    results: dict[str, Any] = {"tenants": tenant_count, "phases": {}, "order": [p[0] for p in phases]}
     try:
         for label, sockets, matching in phases:
             if sockets:

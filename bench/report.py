@@ -97,7 +97,10 @@ def _ingest_rows(results: dict[str, Any]) -> list[Row]:
         return [("Ingest: notifier CPU per consumed event", "≤ 2x bare nats-py decode", "not run", "", "—")]
     floor = r["floor"]["orjson"]["cpu_us_per_event"]
     rows: list[Row] = []
-    for label, p in r["phases"].items():
+    for label in r.get("order") or list(r["phases"]):
+        p = r["phases"].get(label)
+        if p is None:
+            continue
         us = p["cpu_us_per_event"]
         limit = INGEST_LIMITS.get(label)
         rows.append(

@@ -145,12 +145,16 @@ def ingest_details(results: dict[str, Any]) -> str:
     r = results.get("ingest", {})
     floor = (r.get("floor") or {}).get("orjson", {}).get("cpu_us_per_event")
     rows = []
-    for label, p in r.get("phases", {}).items():
+    for label in r.get("order") or list(r.get("phases", {})):
+        p = r["phases"].get(label)
+        if p is None:
+            continue
         rows.append(
             (
                 label,
                 f"{p['sockets']:,}",
                 n(p["cpu_us_per_event"], 1),
+                f"{n(100 * p.get('kernel_share', 0))} %",
                 x(ratio(p["cpu_us_per_event"], floor)),
                 n(p["events_per_core_s"]),
                 f"{n(p['published_s'], 1)} / {n(p['consumed_s'], 1)}",
@@ -163,10 +167,19 @@ def ingest_details(results: dict[str, Any]) -> str:
                 label,
                 "—",
                 n(f["cpu_us_per_event"], 1),
+                "—",
                 x(ratio(f["cpu_us_per_event"], floor)),
                 n(1e6 / f["cpu_us_per_event"]),
                 f"— / {n(f['seconds'], 1)}",
             )
         )
-    header = ("case", "sockets", "CPU µs/event", "vs floor", "events/s per core", "published / consumed s")
+    header = (
+        "case",
+        "sockets",
+        "CPU µs/event",
+        "kernel",
+        "vs floor",
+        "events/s per core",
+        "published / consumed s",
+    )
     return table(header, rows)
