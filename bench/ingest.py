@@ -13,7 +13,6 @@ import os
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import orjson
 import psutil
 
 from bench.clients import ClientPool
-from bench.events import subject_of, task_event
+from bench.events import EventFactory
 from bench.metrics import scrape
 from bench.procs import Child
 
@@ -30,42 +29,17 @@ COUNTER = "notifier_events_received_total"
 PUBLISH_PENDING = 20_000
 
 
-@dataclass(frozen=True)
-class Tenant:
-    tenant_id: str
-    project_id: uuid.UUID
-    sprint_id: uuid.UUID
-    story_id: uuid.UUID
-    user_id: uuid.UUID
+def tenants(count: int) -> list[EventFactory]:
+    """One event factory (project, sprint, story, user) per tenant."""
+    return [EventFactory(tenant_id=f"ingest-org-{i:04d}") for i in range(count)]
 
 
-def tenants(count: int) -> list[Tenant]:
-    return [
-        Tenant(f"ingest-org-{i:04d}", uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4())
-        for i in range(count)
-    ]
-
-
-def bodies(ts: list[Tenant], count: int) -> list[tuple[str, str, bytes]]:
+def bodies(ts: list[EventFactory], count: int) -> list[tuple[str, str, bytes]]:
     """(subject, event_id, JSON) of `count` fresh events, round-robin over the tenants."""
-    out = []
-    for i in range(count):
-        t = ts[i % len(ts)]
-        event_id, body = task_event(
-            "taken",
-            tenant_id=t.tenant_id,
-            project_id=t.project_id,
-            sprint_id=t.sprint_id,
-            story_id=t.story_id,
-            task_id=uuid.uuid4(),
-            version=1 + i // len(ts),
-            user_id=t.user_id,
-        )
-        out.append((subject_of(t.project_id, "taken"), event_id, body))
-    return out
+    return [(t.subject(), *t.build()) for t in (ts[i % len(ts)] for i in range(count))]
 
 
-def socket_frames(secret: str, ts: list[Tenant], matching: bool) -> list[list[str]]:
+def socket_frames(secret: str, ts: list[EventFactory], matching: bool) -> list[list[str]]:
     """Auth and subscribe frames per tenant: to the tenant's sprint, or to a sprint no event names."""
     from sprintboard_contracts.tokens import mint_dev_token
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +13,7 @@ import uvloop
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from bench.servers.control import answer_commands
 from sprintboard_contracts.events import parse_event
 from sprintboard_contracts.subjects import STREAM_NAME, STREAM_SUBJECTS
 from sprintboard_contracts.wire import decode_event
@@ -58,26 +58,13 @@ async def consume(url: str, from_seq: int, count: int, check: str, timeout: floa
     return {"events": seen, "cpu_us_per_event": round(cpu * 1e6 / max(1, seen), 2), "seconds": round(wall, 2)}
 
 
-async def serve() -> None:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    out = sys.stdout.buffer
-    out.write(orjson.dumps({"ready": True}) + b"\n")
-    out.flush()
-    while line := await reader.readline():
-        cmd = orjson.loads(line)
-        if cmd.get("cmd") == "quit":
-            break
-        try:
-            reply = await consume(
-                cmd["nats_url"], int(cmd["from_seq"]), int(cmd["count"]), cmd["check"], float(cmd["timeout"])
-            )
-        except Exception as exc:
-            reply = {"error": repr(exc)}
-        out.write(orjson.dumps(reply) + b"\n")
-        out.flush()
+async def handle(cmd: dict[str, Any]) -> dict[str, Any]:
+    if cmd.get("cmd") != "consume":
+        return {"error": f"unknown command {cmd.get('cmd')!r}"}
+    return await consume(
+        cmd["nats_url"], int(cmd["from_seq"]), int(cmd["count"]), cmd["check"], float(cmd["timeout"])
+    )
 
 
 if __name__ == "__main__":
-    uvloop.run(serve())
+    uvloop.run(answer_commands({"ready": True}, handle))
