@@ -42,8 +42,11 @@ class ClientPool:
         first_frames: list[str] | None = None,
         ready_frames: int = 0,
         timeout: float = 120.0,
+        first_frames_each: list[list[str]] | None = None,
     ) -> dict[str, Any]:
-        """Open `count` more sockets in total; returns how many are open and the first errors."""
+        """Open `count` more sockets in total; returns how many are open and the first errors.
+
+        `first_frames_each`: socket i of all sends entry i modulo its length instead of `first_frames`."""
         n = len(self.workers)
         shares = [count // n + (1 if i < count % n else 0) for i in range(n)]
         cmds = [
@@ -53,6 +56,7 @@ class ClientPool:
                 "count": share,
                 "addrs": self._addrs_of(i),
                 "first_frames": first_frames or [],
+                "first_frames_each": (first_frames_each or [])[i::n],
                 "ready_frames": ready_frames,
                 "timeout": timeout,
             }

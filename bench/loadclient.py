@@ -66,6 +66,8 @@ class LoadClient:
         count: int = cmd["count"]
         addrs: list[str] = cmd["addrs"]
         first = [f.encode() for f in cmd.get("first_frames", [])]
+        # Per-socket first frames (socket i sends each[i % len]): tokens of many tenants.
+        each = [[f.encode() for f in frames] for frames in cmd.get("first_frames_each") or []]
         ready = int(cmd.get("ready_frames", 0))
         parts = urlsplit(url)
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -77,7 +79,8 @@ class LoadClient:
 
         async def one(i: int) -> None:
             async with limit:
-                conn = await self._open(host, port, addrs[i % len(addrs)], request, first, ready)
+                frames = each[i % len(each)] if each else first
+                conn = await self._open(host, port, addrs[i % len(addrs)], request, frames, ready)
                 # Keep at most CONNECT_CONCURRENCY upgrades in flight, not just TCP connects.
                 while not (conn.ready or conn.closed) and time.monotonic() - started < 30:
                     await asyncio.sleep(0.002)
@@ -157,7 +160,7 @@ class LoadClient:
 async def serve() -> None:
     client = LoadClient()
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
+    reader = asyncio.StreamReader(limit=1 << 26)  # a connect command carries thousands of tokens
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     out = sys.stdout.buffer
     out.write(orjson.dumps({"ready": True}) + b"\n")

@@ -24,6 +24,14 @@ class Plan:
     e2e_loaded_sockets: int
     e2e_seconds: float
     settle_seconds: float  # the longest wait for late frames after an e2e run
+    ingest_events: int = 20_000  # per phase of the ingest scenario
+    ingest_tenants: int = 1_000
+    # (label, sockets added before the phase, whether they match the events' sprint)
+    ingest_phases: tuple[tuple[str, int, bool], ...] = (
+        ("no sockets", 0, False),
+        ("10k non-matching sockets", 10_000, False),
+        ("+1 matching socket per tenant", 1_000, True),
+    )
     client_workers: int = 2
     source_addresses: int = 16
     frame_bytes: int = 0  # baselines' event size; 0: as large as our notifier's event frames
@@ -66,4 +74,11 @@ FULL = Plan(
     e2e_loaded_sockets=1_000,
     e2e_seconds=10.0,
     settle_seconds=30.0,
+    ingest_events=50_000,
+    ingest_phases=(
+        ("no sockets", 0, False),
+        ("10k non-matching sockets", 10_000, False),
+        ("+1 matching socket per tenant", 1_000, True),
+        ("+5 matching sockets per tenant", 4_000, True),
+    ),
 )

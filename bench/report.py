@@ -9,6 +9,7 @@ from bench.tables import (
     connection_details,
     e2e_details,
     fanout_details,
+    ingest_details,
     write_details,
 )
 from bench.tables import (
@@ -82,6 +83,38 @@ def _connection_rows(results: dict[str, Any]) -> list[Row]:
     ]
 
 
+# The targets: ≤ 2x the floor with no sockets, ≤ 4x with sockets connected (writes not counted).
+INGEST_LIMITS = {
+    "no sockets": 2.0,
+    "10k non-matching sockets": 4.0,
+    "+1 matching socket per tenant": 4.0,
+}
+
+
+def _ingest_rows(results: dict[str, Any]) -> list[Row]:
+    r = results.get("ingest")
+    if not r:
+        return [("Ingest: notifier CPU per consumed event", "≤ 2x bare nats-py decode", "not run", "", "—")]
+    floor = r["floor"]["orjson"]["cpu_us_per_event"]
+    rows: list[Row] = []
+    for label in r.get("order") or list(r["phases"]):
+        p = r["phases"].get(label)
+        if p is None:
+            continue
+        us = p["cpu_us_per_event"]
+        limit = INGEST_LIMITS.get(label)
+        rows.append(
+            (
+                f"Ingest, {label}, {r['tenants']:,} tenants (notifier CPU per event)",
+                f"≤ {limit:g}x floor" if limit else "reported",
+                f"{_n(us, 1)} µs ({_n(p['events_per_core_s'])} events/s per core)",
+                f"{_x(ratio(us, floor))} floor ({_n(floor, 1)} µs: nats-py + orjson)",
+                _status(None if limit is None else us <= limit * floor),
+            )
+        )
+    return rows
+
+
 def _write_rows(results: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
     for c, w in results.get("writes", {}).items():
@@ -99,6 +132,17 @@ def _write_rows(results: dict[str, Any]) -> list[Row]:
         relay = w["relay"]
         drained = relay["drain_seconds_after"]  # 0.0 (nothing left to drain) is the best case, not "unknown"
         keeps = relay["relayed_per_s"] >= 0.95 * http["per_s"] and drained is not None and drained < 1
+        lag = relay.get("notifier_lag_ms_p99")
+        rows.append(
+            (
+                f"Notifier delivery lag at that write rate, {c} connections",
+                "p99 < 50 ms",
+                f"p99 {_n(lag, 1)} ms (`notifier_delivery_lag_seconds`, one socket on the sprint)",
+                # The lag runs from the commit's timestamp, so it holds the relay's commit → ack too.
+                f"relay commit → ack p99 {_n(relay['rows_ms']['p99'], 1)} ms of it",
+                _status(None if lag is None else lag < 50),
+            )
+        )
         rows.append(
             (
                 f"Relay at that write rate, {c} connections",
@@ -158,6 +202,13 @@ FANOUT_NOTE = (
     "uvloop protocol writing one pre-built frame per socket, `websockets` its `broadcast()`, `node-ws` a",
     "minimal Node.js `ws` server; `floor-batch10` puts ten events in a frame.",
 )
+INGEST_NOTE = (
+    "One notifier of its own (`python -m sprintboard_notifier`, default settings) on its own NATS; valid",
+    "`ownership_taken` events over the tenants published into `BACKLOG_TASKS` until",
+    "`notifier_events_received_total` has counted them all: the notifier process's CPU time / events.",
+    "Sockets are added phase by phase (non-matching ones follow a sprint no event names). The floor is a",
+    "bare nats-py ordered consumer with a callback reading the same stored events, in the same run.",
+)
 CONNECTIONS_NOTE = (
     "Idle sockets (authenticated and subscribed where the server has a protocol), held a few seconds;",
     "the growth of the server process's RSS divided by the sockets it holds.",
@@ -184,7 +235,13 @@ def markdown(results: dict[str, Any]) -> str:
             ("baseline event size", f"{results.get('settings', {}).get('frame_bytes', '?')} bytes (as ours)"),
         ],
     )
-    rows = _latency_rows(results) + _fanout_rows(results) + _connection_rows(results) + _write_rows(results)
+    rows = (
+        _ingest_rows(results)
+        + _latency_rows(results)
+        + _fanout_rows(results)
+        + _connection_rows(results)
+        + _write_rows(results)
+    )
     summary = _table(("measurement", "target", "result", "vs baseline (same run)", "status"), rows)
     parts = [
         "# Benchmarks",
@@ -199,6 +256,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         summary,
     ]
+    if results.get("ingest"):
+        parts += ["", "## Ingest", "", *INGEST_NOTE, "", ingest_details(results)]
     if results.get("fanout"):
         parts += ["", "## Fan-out", "", *FANOUT_NOTE, "", fanout_details(results)]
     if results.get("connections"):

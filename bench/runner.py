@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-from bench import connections, fanout, latency, writes
+from bench import connections, fanout, ingest, latency, writes
 from bench.board import create_board
 from bench.clients import ClientPool
 from bench.events import BENCH_ORG
@@ -18,7 +18,7 @@ from bench.plans import Plan
 from bench.targets import Target, bench_token, notifier_frames, start_baseline, start_notifier_target
 
 log = logging.getLogger("bench")
-SCENARIOS = ("fanout", "connections", "writes", "e2e")
+SCENARIOS = ("ingest", "fanout", "connections", "writes", "e2e")
 T = TypeVar("T")
 
 
@@ -77,6 +77,12 @@ class Run:
             plan.client_workers, source_addresses(plan.source_addresses), plan.sample_sockets
         )
         try:
+            if "ingest" in self.only:
+                # Its own NATS and notifier (as a new user runs them): needs no stack.
+                work = ingest.measure(pool, plan.ingest_events, plan.ingest_tenants, plan.ingest_phases)
+                result = await self.guarded("ingest", work)
+                if result is not None:
+                    self.results["ingest"] = result
             # Connections first: the notifier is one process for the whole run, and memory freed after
             # a fan-out would be reused by idle sockets and hide part of their cost.
             if "connections" in self.only:
@@ -119,6 +125,11 @@ class Run:
         if "writes" in self.only:
             out = self.results.setdefault("writes", {})
             user = user_id_for(None, "bench-user")
+            # One socket on the written sprint: the notifier's delivery lag is observed as it writes frames.
+            ws_url = svc.notifier_url.replace("http://", "ws://") + "/api/v1/ws/tasks"
+            await pool.connect(
+                ws_url, 1, notifier_frames(token, board.sprint_id, batch=False), ready_frames=2
+            )
             for c in plan.write_concurrency:
                 work = writes.measure(
                     svc.backlog_url,
@@ -129,10 +140,12 @@ class Run:
                     board.task_ids[:c],
                     plan.write_seconds,
                     svc.relay_metrics_url,
+                    svc.notifier_url,
                 )
                 result = await self.guarded(f"writes concurrency={c}", work)
                 if result is not None:
                     out[str(c)] = result
+            await pool.close()
         if "e2e" in self.only:
             ws_url = svc.notifier_url.replace("http://", "ws://") + "/api/v1/ws/tasks"
             out = self.results.setdefault("e2e", {})

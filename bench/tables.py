@@ -92,9 +92,18 @@ def write_details(results: dict[str, Any]) -> str:
                     f"{n(r['p50_ms'], 1)} / {n(r['p95_ms'], 1)} / {n(r['p99_ms'], 1)}",
                     kinds,
                     str(sum(r["failures"].values())),
+                    n(w["relay"].get("notifier_lag_ms_p99"), 1) if path == "http" else "—",
                 )
             )
-    header = ("connections", "path", "mutations/s", "p50 / p95 / p99 ms", "p95 ms by kind", "failures")
+    header = (
+        "connections",
+        "path",
+        "mutations/s",
+        "p50 / p95 / p99 ms",
+        "p95 ms by kind",
+        "failures",
+        "notifier lag p99 ms",
+    )
     return table(header, rows)
 
 
@@ -121,5 +130,56 @@ def e2e_details(results: dict[str, Any]) -> str:
         "HTTP p50 / p95 ms",
         "relay p50 / p99 ms",
         "frames matched",
+    )
+    return table(header, rows)
+
+
+FLOOR_LABELS = {
+    "orjson": "floor: nats-py + orjson",
+    "decode_event": "nats-py + decode_event (msgspec)",
+    "parse_event": "nats-py + orjson + parse_event (pydantic)",
+}
+
+
+def ingest_details(results: dict[str, Any]) -> str:
+    r = results.get("ingest", {})
+    floor = (r.get("floor") or {}).get("orjson", {}).get("cpu_us_per_event")
+    rows = []
+    for label in r.get("order") or list(r.get("phases", {})):
+        p = r["phases"].get(label)
+        if p is None:
+            continue
+        rows.append(
+            (
+                label,
+                f"{p['sockets']:,}",
+                n(p["cpu_us_per_event"], 1),
+                f"{n(100 * p.get('kernel_share', 0))} %",
+                x(ratio(p["cpu_us_per_event"], floor)),
+                n(p["events_per_core_s"]),
+                f"{n(p['published_s'], 1)} / {n(p['consumed_s'], 1)}",
+            )
+        )
+    for check, f in (r.get("floor") or {}).items():
+        label = FLOOR_LABELS.get(check, check)
+        rows.append(
+            (
+                label,
+                "—",
+                n(f["cpu_us_per_event"], 1),
+                "—",
+                x(ratio(f["cpu_us_per_event"], floor)),
+                n(1e6 / f["cpu_us_per_event"]),
+                f"— / {n(f['seconds'], 1)}",
+            )
+        )
+    header = (
+        "case",
+        "sockets",
+        "CPU µs/event",
+        "kernel",
+        "vs floor",
+        "events/s per core",
+        "published / consumed s",
     )
     return table(header, rows)

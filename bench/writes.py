@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.latency import drain, outbox_lag, relay_lag
-from bench.metrics import scrape
+from bench.metrics import delta_quantile, scrape
 from bench.mutations import Record, drive_http
 from bench.sqlbase import drive_sql
 from bench.stats import percentile, ratio
 
 log = logging.getLogger("bench.writes")
+NOTIFIER_LAG = "notifier_delivery_lag_seconds"
 
 
 def _numbers(record: Record, elapsed: float) -> dict[str, Any]:
@@ -46,30 +47,39 @@ async def measure(
     task_ids: list[str],
     seconds: float,
     relay_metrics_url: str | None = None,
+    notifier_url: str | None = None,
 ) -> dict[str, Any]:
-    """Closed loop, one connection per task (= concurrency); HTTP first, then the SQL baseline."""
+    """Closed loop, one connection per task (= concurrency); HTTP first, then the SQL baseline.
+
+    With `notifier_url` (and a socket on the board's sprint, opened by the caller) the notifier's
+    delivery-lag histogram over the HTTP run says whether it keeps up with the writes."""
     await drain(dsn)
     metrics_url = relay_metrics_url or backlog_url  # the relay's metrics: its own process, or the backlog's
     before = await scrape(metrics_url)
+    notifier_before = await scrape(notifier_url) if notifier_url else {}
     since = datetime.now(UTC)
     record, elapsed = await drive_http(backlog_url, [token], task_ids, seconds)
     after = await scrape(metrics_url)
+    notifier_after = await scrape(notifier_url) if notifier_url else {}
     http = _numbers(record, elapsed)
     relay = relay_lag(before, after)
     relay["relayed_per_s"] = round(relay["relayed"] / max(elapsed, 1e-6), 1)
     relay["drain_seconds_after"] = await drain(dsn)
     relay["rows_ms"] = await outbox_lag(dsn, since, datetime.now(UTC))
+    lag = delta_quantile(notifier_before, notifier_after, NOTIFIER_LAG, 0.99) if notifier_url else None
+    relay["notifier_lag_ms_p99"] = None if lag is None else round(lag * 1000, 2)
     sql_record, sql_elapsed = await drive_sql(dsn, tenant, user_id, task_ids, seconds)
     sql = _numbers(sql_record, sql_elapsed)
     await drain(dsn)
     log.info(
-        "  writes c=%d: HTTP %.0f/s p95 %s ms; SQL %.0f/s p95 %s ms; relay p99 %s ms",
+        "  writes c=%d: HTTP %.0f/s p95 %s ms; SQL %.0f/s p95 %s ms; relay p99 %s ms; notifier lag p99 %s ms",
         len(task_ids),
         http["per_s"],
         http["p95_ms"],
         sql["per_s"],
         sql["p95_ms"],
         relay["relay_lag_ms_p99"],
+        relay["notifier_lag_ms_p99"],
     )
     return {
         "concurrency": len(task_ids),

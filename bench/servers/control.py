@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -37,26 +37,39 @@ async def pace(
     return {"sent": sent, "seconds": loop.time() - start, "behind_ms": round(behind * 1000, 1)}
 
 
-async def serve_commands(count: Callable[[], int], broadcast: Callable[[bytes], None], port: int) -> None:
+async def answer_commands(
+    hello: dict[str, Any], handle: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+) -> None:
     """Print the ready line, then answer one JSON line per command until stdin closes or `quit`."""
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
+    reader = asyncio.StreamReader(limit=1 << 26)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     out = sys.stdout.buffer
-    out.write(orjson.dumps({"ready": True, "port": port}) + b"\n")
+    out.write(orjson.dumps(hello) + b"\n")
     out.flush()
     while line := await reader.readline():
         cmd = orjson.loads(line)
-        name = cmd.get("cmd")
-        if name == "quit":
+        if cmd.get("cmd") == "quit":
             break
-        if name == "count":
-            reply: dict[str, Any] = {"connections": count()}
-        elif name == "send":
-            reply = await pace(
-                broadcast, int(cmd["events"]), float(cmd.get("rate", 0)), int(cmd["size"]), int(cmd["batch"])
-            )
-        else:
-            reply = {"error": f"unknown command {name!r}"}
+        try:
+            reply = await handle(cmd)
+        except Exception as exc:
+            reply = {"error": repr(exc)}
         out.write(orjson.dumps(reply) + b"\n")
         out.flush()
+
+
+async def serve_commands(count: Callable[[], int], broadcast: Callable[[bytes], None], port: int) -> None:
+    """The baselines' commands: `count` connections, `send` events."""
+
+    async def handle(cmd: dict[str, Any]) -> dict[str, Any]:
+        name = cmd.get("cmd")
+        if name == "count":
+            return {"connections": count()}
+        if name == "send":
+            return await pace(
+                broadcast, int(cmd["events"]), float(cmd.get("rate", 0)), int(cmd["size"]), int(cmd["batch"])
+            )
+        return {"error": f"unknown command {name!r}"}
+
+    await answer_commands({"ready": True, "port": port}, handle)

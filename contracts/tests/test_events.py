@@ -29,6 +29,7 @@ from sprintboard_contracts.events import (
     validate_against_schema,
 )
 from sprintboard_contracts.subjects import EventType
+from sprintboard_contracts.wire import decode_event
 
 Validate = Callable[[dict[str, Any], Any], None]
 SOME_UUID = "c0ffee00-1234-4abc-9def-0123456789ab"
@@ -220,8 +221,9 @@ def _accepts(check: Callable[[Any], Any], data: Any) -> bool:
     return True
 
 
-def test_parse_event_accepts_exactly_what_the_schema_accepts(events: list[TaskEventBase]) -> None:
-    """Every field set to every candidate value, or removed: the model and the schema must agree."""
+def test_both_decoders_accept_exactly_what_the_schema_accepts(events: list[TaskEventBase]) -> None:
+    """Every field set to every candidate value, or removed: the model, the fast decoder and the schema
+    must agree."""
     bases = [wire(first_of(events, kind)) for kind in EventType] + [wire(events[-1]), wire(events[-41])]
     disagreements, verdicts = [], []
     for base in bases:
@@ -230,9 +232,10 @@ def test_parse_event_accepts_exactly_what_the_schema_accepts(events: list[TaskEv
         variants += [base | {"unknown_addition": value} for value in CANDIDATES]
         for variant in variants:
             by_schema = _accepts(validate_against_schema, variant)
-            by_model = _accepts(parse_event, json.dumps(variant))
+            data = json.dumps(variant)
+            by_model, by_decoder = _accepts(parse_event, data), _accepts(decode_event, data.encode())
             verdicts.append(by_schema)
-            if by_schema != by_model:
-                disagreements.append((variant.get("type"), by_schema, by_model, variant))
+            if not by_schema == by_model == by_decoder:
+                disagreements.append((variant.get("type"), by_schema, by_model, by_decoder, variant))
     assert not disagreements, disagreements[:5]
     assert verdicts.count(False) > 500 and verdicts.count(True) > 500

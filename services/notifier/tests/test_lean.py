@@ -31,19 +31,19 @@ async def test_frames_handed_over_together_go_out_in_one_write_as_separate_frame
 ) -> None:
     async with one_socket(nats_url, tenant) as (notifier, session, c):
         writes, frames = notifier.metrics.socket_writes, notifier.metrics.frames_out
-        before = writes._value.get(), frames._value.get()
+        before = writes.value, frames.value
         for n in range(5):  # one turn of the loop: nothing awaits in between
             notifier.hub.send(session, probe(n))
         got = [await c.control("probe") for _ in range(5)]
         assert [g["n"] for g in got] == [0, 1, 2, 3, 4], "each frame arrives alone, in order"
-        assert writes._value.get() - before[0] == 1, "five frames, one write"
+        assert writes.value - before[0] == 1, "five frames, one write"
 
         # A frame handed over after the last one went out is a write of its own.
         for n in range(2):
             notifier.hub.send(session, probe(n))
             assert (await c.control("probe"))["n"] == n
-        assert writes._value.get() - before[0] == 3
-        assert frames._value.get() - before[1] == 7, "frames are still counted one by one"
+        assert writes.value - before[0] == 3
+        assert frames.value - before[1] == 7, "frames are still counted one by one"
 
 
 async def test_a_close_follows_the_frames_corked_before_it(nats_url: str, tenant: str) -> None:

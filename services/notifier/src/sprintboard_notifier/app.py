@@ -9,14 +9,13 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypedDict
 
-import orjson
 import uvicorn
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from sprintboard_contracts.events import TaskEvent
 from sprintboard_contracts.subjects import STREAM_NAME, filter_for_project
 from sprintboard_contracts.tokens import TokenVerifier
+from sprintboard_contracts.wire import AnyWireEvent, timestamp_of
 from sprintboard_notifier.asyncapi import router as asyncapi_router
 from sprintboard_notifier.consumer import TaskStreamConsumer
 from sprintboard_notifier.gateway import Gateway
@@ -38,16 +37,19 @@ class NotifierState(TypedDict):
     metrics: NotifierMetrics
 
 
-def to_delivery(seq: int, data: bytes, event: TaskEvent) -> Delivery:
-    """The hub routes by these fields and forwards the body as published (unknown fields kept)."""
+def to_delivery(seq: int, data: bytes, event: AnyWireEvent) -> Delivery:
+    """The hub routes by these fields and forwards the body as published (unknown fields kept): the
+    checked bytes themselves, never decoded a second time. Ids are matched in lowercase, as
+    subscriptions are (the contract's UUID pattern also takes uppercase hex)."""
+    sprint = event.sprint_id
     return Delivery(
-        seq=seq,
-        tenant_id=event.tenant_id,
-        project_id=str(event.project_id),
-        sprint_id=str(event.sprint_id) if event.sprint_id is not None else None,
-        story_id=str(event.story_id),
-        timestamp=event.timestamp.timestamp(),
-        body=orjson.loads(data),
+        seq,
+        event.tenant_id,
+        event.project_id.lower(),
+        sprint.lower() if sprint is not None else None,
+        event.story_id.lower(),
+        timestamp_of(event),
+        data,
     )
 
 
@@ -83,7 +85,9 @@ class StreamBridge:
             wait_timeout=settings.replay_stall_seconds,
         )
 
-    def _on_event(self, seq: int, subject: str, data: bytes, event: TaskEvent) -> None:
+    def _on_event(self, seq: int, subject: str, data: bytes, event: AnyWireEvent) -> None:
+        # Every event goes to the hub, followed here or not: its memory of recent events must hold every
+        # tenant's, or a socket resuming here after its instance died would be told a gap was complete.
         self.hub.publish(to_delivery(seq, data, event))
 
     async def replay(

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import orjson
-from faststream.middlewares import AckPolicy as HandlerAckPolicy
-from faststream.nats import ConsumerConfig, DeliverPolicy, JStream, NatsBroker
-from faststream.nats.annotations import NatsMessage
+import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from sprintboard_contracts.events import InvalidEvent, TaskEvent, parse_event
+from sprintboard_contracts.events import InvalidEvent
 from sprintboard_contracts.stream import (
     STREAM_NAME,
     STREAM_SUBJECTS,
@@ -22,11 +21,12 @@ from sprintboard_contracts.stream import (
     ensure_stream,
     stream_epoch,
 )
+from sprintboard_contracts.wire import AnyWireEvent, decode_event
 from sprintboard_notifier.metrics import NotifierMetrics
 
 log = logging.getLogger(__name__)
 
-EventCallback = Callable[[int, str, bytes, TaskEvent], None]
+EventCallback = Callable[[int, str, bytes, AnyWireEvent], None]
 HEARTBEAT_SECONDS = 1.0
 
 
@@ -58,7 +58,7 @@ class TaskStreamConsumer:
         self._metrics = metrics
         self._stream_settings = stream_settings or StreamSettings()
         self._name = name
-        self._broker: NatsBroker | None = None
+        self._sub: JetStreamContext.PushSubscription | None = None
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self.epoch = ""
@@ -67,15 +67,13 @@ class TaskStreamConsumer:
 
     @property
     def running(self) -> bool:
-        return self._broker is not None and self._nc is not None and self._nc.is_connected
+        return self._sub is not None and self._nc is not None and self._nc.is_connected
 
     async def start(self) -> None:
         """Connect, make sure the stream exists, and follow it from its current end."""
-        broker = NatsBroker(
-            self._url, name=self._name, max_reconnect_attempts=-1, reconnect_time_wait=1, logger=log
+        self._nc = await nats.connect(
+            self._url, name=self._name, max_reconnect_attempts=-1, reconnect_time_wait=1
         )
-        self._broker = broker
-        self._nc = await broker.connect()
         self._js = self._nc.jetstream()
         info = await ensure_stream(self._js, self._stream_settings)
         self.epoch = stream_epoch(info)
@@ -84,53 +82,48 @@ class TaskStreamConsumer:
         config = ConsumerConfig(
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.cursor + 1, mem_storage=True
         )
-        subscriber = broker.subscriber(
-            STREAM_SUBJECTS[0],
-            stream=JStream(STREAM_NAME, declare=False),
-            ordered_consumer=True,
-            idle_heartbeat=HEARTBEAT_SECONDS,  # two missed beats and nats-py recreates the consumer
-            config=config,
-            ack_policy=HandlerAckPolicy.MANUAL,  # ordered consumers are ack-none: nothing to ack
-        )
-        subscriber(self._handle)
         if self._on_ready is not None:
             self._on_ready(self.epoch, self.cursor)
-        await broker.start()
-        _resume_point(subscriber, self.cursor)
+        # nats-py's own callback, no framework in between: one plain call per message (docs/architecture.md,
+        # "Ingest"). asyncapi.py declares this subscription to FastStream for the AsyncAPI document.
+        self._sub = await self._js.subscribe(
+            STREAM_SUBJECTS[0],
+            stream=STREAM_NAME,
+            cb=self._handle,
+            ordered_consumer=True,  # ephemeral and ack-none; nats-py recreates it after a gap or a restart
+            idle_heartbeat=HEARTBEAT_SECONDS,  # two missed beats and nats-py recreates the consumer
+            config=config,
+        )
+        _resume_point(self._sub, self.cursor)
         log.info("following %s from seq %d (epoch %s)", STREAM_NAME, self.cursor + 1, self.epoch)
 
     async def stop(self) -> None:
-        broker, self._broker = self._broker, None
-        self._nc = self._js = None
-        if broker is not None:
-            await broker.stop()
+        nc, self._nc, self._sub, self._js = self._nc, None, None, None
+        if nc is not None:
+            with contextlib.suppress(Exception):
+                await nc.close()
 
-    async def _handle(self, msg: NatsMessage) -> None:
-        raw: Msg = msg.raw_message
-        seq = raw.metadata.sequence.stream
+    async def _handle(self, msg: Msg) -> None:
+        seq = stream_seq(msg.reply)
         if seq <= self.cursor:
             self.redelivered += 1
             return
         self.cursor = seq
-        event = self._parse(seq, raw.subject, raw.data)
+        data = msg.data
         try:
-            if event is None:
-                if self._on_skip is not None:
-                    self._on_skip(seq)
-                return
-            self._metrics.events_in.inc()
-            self._on_event(seq, raw.subject, raw.data, event)
+            event = decode_event(data)
+        except InvalidEvent as exc:
+            self._metrics.invalid_events.inc()
+            log.warning("invalid event at seq %d on %s skipped: %s", seq, msg.subject, str(exc)[:300])
+            if self._on_skip is not None:
+                self._on_skip(seq)
+            return
+        self._metrics.events_in.inc()
+        try:
+            self._on_event(seq, msg.subject, data, event)
         except Exception:
             # A bug downstream must not stop the stream for every other socket.
             log.exception("event %d could not be fanned out", seq)
-
-    def _parse(self, seq: int, subject: str, data: bytes) -> TaskEvent | None:
-        try:
-            return _parse(data)
-        except ValueError as exc:
-            self._metrics.invalid_events.inc()
-            log.warning("invalid event at seq %d on %s skipped: %s", seq, subject, str(exc)[:300])
-            return None
 
     def jetstream(self) -> JetStreamContext:
         """The running connection's JetStream context (the stream reader of `history.py` shares it)."""
@@ -144,24 +137,20 @@ class TaskStreamConsumer:
         return StreamState(stream_epoch(info), info.state.first_seq, info.state.last_seq)
 
 
-def _resume_point(subscriber: object, cursor: int) -> None:
+def stream_seq(reply: str) -> int:
+    """The stream sequence in a JetStream delivery's reply subject, read as nats-py's ordered consumer
+    reads it (`$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>...`)."""
+    return int(reply.split(".", 6)[5])
+
+
+def _resume_point(sub: JetStreamContext.PushSubscription, cursor: int) -> None:
     """Tell nats-py's ordered consumer where we started.
 
     It recreates the consumer from its last delivered seq + 1 after a NATS restart, and that is 0 until a
     first message arrives: an idle instance would re-read the whole stream. No public API sets it.
     """
-    push = getattr(subscriber, "subscription", None)  # FastStream's handle on nats-py's PushSubscription
-    jsi = getattr(getattr(push, "_sub", None), "_jsi", None)
+    jsi = getattr(getattr(sub, "_sub", None), "_jsi", None)
     if jsi is None or not hasattr(jsi, "_sseq"):
         log.warning("cannot set the ordered consumer's start; a NATS restart may re-read the stream")
         return
     jsi._sseq = max(jsi._sseq, cursor)
-
-
-def _parse(data: bytes) -> TaskEvent:
-    """The contract's check, on orjson's decoding (strict JSON like the contract's, and faster)."""
-    try:
-        payload = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidEvent(f"event is not valid JSON: {exc}") from None
-    return parse_event(payload)

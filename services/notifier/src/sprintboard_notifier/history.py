@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from sprintboard_contracts.events import TaskEvent
+from sprintboard_contracts.events import InvalidEvent
 from sprintboard_contracts.stream import STREAM_NAME, stream_epoch
-from sprintboard_notifier.consumer import _parse as decode_event  # to be sprintboard_contracts' decode_event
+from sprintboard_contracts.wire import AnyWireEvent, decode_event
 from sprintboard_notifier.hub import HistoryGap
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ class StoredMessage:
     seq: int
     subject: str
     data: bytes
-    event: TaskEvent
+    event: AnyWireEvent
 
 
 class StreamHistory:
@@ -149,9 +149,9 @@ class StreamHistory:
         return out, last, False
 
 
-def _decode_quiet(data: bytes) -> TaskEvent | None:
+def _decode_quiet(data: bytes) -> AnyWireEvent | None:
     # Invalid messages were counted when they went by live; a replay only skips them.
     try:
         return decode_event(data)
-    except ValueError:
+    except InvalidEvent:
         return None

@@ -23,7 +23,6 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from prometheus_client import Counter
 from uvicorn.config import Config
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
@@ -31,6 +30,7 @@ from websockets.http11 import Request
 
 from sprintboard_notifier.gateway import Gateway
 from sprintboard_notifier.hub import Frame
+from sprintboard_notifier.metrics import Tally
 from sprintboard_notifier.settings import NotifierSettings
 from sprintboard_notifier.transport import ConnectionClosed
 
@@ -71,7 +71,7 @@ class _Corks:
         loop, self._loop = self._loop, None
         started = time.perf_counter()
         dirty, self._dirty = self._dirty, []
-        counter: Counter | None = None
+        counter: Tally | None = None
         writes = 0
         for proto in dirty:
             if proto.flush_cork():
@@ -139,7 +139,7 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         self.paused = False
         self._drain: asyncio.Future[None] | None = None
         self._cork: list[bytes] | None = None  # frames handed over this turn, written when it ends
-        self.writes: Counter | None = None
+        self.writes: Tally | None = None
 
     def pause_writing(self) -> None:
         self.paused = True

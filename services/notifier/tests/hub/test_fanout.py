@@ -163,7 +163,7 @@ def test_live_frames_are_written_at_once_and_queue_only_while_paused() -> None:
     s = live(hub.open(T1, pending=False), sink)
     feed(hub, source, delivery(1), delivery(2))
     assert [e["seq"] for e in sink.texts()] == [1, 2] and s.queued == 0
-    assert metrics.frames_out._value.get() == 2
+    assert metrics.frames_out.value == 2
     sink.paused = True
     feed(hub, source, delivery(3))
     sink.paused = False

@@ -15,7 +15,8 @@ KEY_KINDS: tuple[KeyKind, ...] = ("sprint", "project", "story")
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One stored event: its stream sequence, what it is routed by, and its JSON body."""
+    """One stored event: its stream sequence, what it is routed by, and its JSON body (an object: the
+    published bytes, forwarded as they are, or a decoded dict)."""
 
     seq: int
     tenant_id: str
@@ -23,7 +24,7 @@ class Delivery:
     sprint_id: str | None
     story_id: str | None
     timestamp: float
-    body: dict[str, Any]
+    body: bytes | dict[str, Any]
 
     def routes(self) -> tuple[SubscriptionKey | None, ...]:
         return (
@@ -47,6 +48,15 @@ def ws_text_frame(data: bytes) -> bytes:
     if n < 1 << 16:
         return pack("!BBH", 0x81, 126, n) + data
     return pack("!BBQ", 0x81, 127, n) + data
+
+
+def _with_position(body: bytes, seq: int, epoch: str) -> bytes | None:
+    """The published object with `seq` and `epoch` appended, spliced rather than re-serialized; None when
+    the body already names either key (the decoded path then replaces them)."""
+    end = body.rstrip()
+    if not end.endswith(b"}") or b'"seq"' in body or b'"epoch"' in body:
+        return None
+    return end[:-1] + b',"seq":%d,"epoch":%b}' % (seq, orjson.dumps(epoch))
 
 
 # Identical batches (same frames in the same order, e.g. every socket on one sprint) share one Frame.
@@ -94,10 +104,18 @@ class Frame:
 
     @classmethod
     def event(cls, delivery: Delivery, epoch: str, live: bool) -> Frame:
-        payload = dict(delivery.body)
+        body, stamp = delivery.body, delivery.timestamp if live else None
+        if isinstance(body, bytes):
+            data = _with_position(body, delivery.seq, epoch)
+            if data is not None:
+                frame = cls(data.decode(), delivery.seq, stamp)
+                frame._data = data
+                return frame
+            body = orjson.loads(body)
+        payload = dict(body)
         payload["seq"] = delivery.seq
         payload["epoch"] = epoch
-        return cls(orjson.dumps(payload).decode(), delivery.seq, delivery.timestamp if live else None)
+        return cls(orjson.dumps(payload).decode(), delivery.seq, stamp)
 
     @classmethod
     def batch(cls, frames: list[Frame]) -> Frame:
