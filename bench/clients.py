@@ -129,6 +129,10 @@ class ClientPool:
         """Client processes' CPU since the last reset, in % of one core (to spot a client bottleneck)."""
         return round(sum(m.read()["cpu_pct"] for m in self.meters), 1)
 
+    def busiest_cpu(self) -> float:
+        """The busiest client process's CPU since the last reset, in % of one core (each has one loop)."""
+        return max((m.read()["cpu_pct"] for m in self.meters), default=0.0)
+
     async def close(self) -> None:
         """Drop every socket, keep the processes for the next server."""
         await self._all([{"cmd": "close"}] * len(self.workers))
