@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.report_shapes import TENANTS_NOTE, tenant_details, tenant_rows
 from bench.stats import ratio
 from bench.tables import (
     connection_details,
@@ -290,6 +291,7 @@ def markdown(results: dict[str, Any]) -> str:
     rows = (
         _ingest_rows(results)
         + _latency_rows(results)
+        + tenant_rows(results)
         + _fanout_rows(results)
         + _connection_rows(results)
         + _write_rows(results)
@@ -300,7 +302,9 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Written by `python -m bench` (`make bench`); every number is in `{results.get('output', '?')}`.",
         "Clients run on the same machine as the servers, in separate processes; fan-out numbers are medians",
-        f"of {results['repeats']} run(s) of each ladder; ratios are against baselines of the same run.",
+        f"of {results['repeats']} run(s) of each ladder [min, max]; ratios are against baselines of the",
+        "same run, and only between servers that both ran out of their own core (saturated). The stack's",
+        "PostgreSQL is durable (fsync, synchronous_commit, full_page_writes on, as the writes rows report).",
         "",
         machine,
         "",
@@ -310,6 +314,8 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     if results.get("ingest"):
         parts += ["", "## Ingest", "", *INGEST_NOTE, "", ingest_details(results)]
+    if results.get("tenants"):
+        parts += ["", "## Many tenants", "", *TENANTS_NOTE, "", tenant_details(results)]
     if results.get("fanout"):
         parts += ["", "## Fan-out", "", *FANOUT_NOTE, "", fanout_details(results)]
     if results.get("connections"):
