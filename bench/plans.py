@@ -38,6 +38,11 @@ class Plan:
     tenant_viewers: int = 10
     tenant_rates: tuple[float, ...] = (1_000.0, 2_000.0)
     tenant_seconds: float = 10.0
+    # Reconnect storm: viewers = storm_tenants x tenant_sprints x tenant_viewers on the notifier killed.
+    storm_tenants: int = 100
+    storm_rate: float = 1_000.0
+    storm_before_seconds: float = 3.0
+    storm_after_seconds: float = 3.0
     client_workers: int = 2
     source_addresses: int = 16
     frame_bytes: int = 0  # baselines' event size; 0: as large as our notifier's event frames
@@ -63,6 +68,10 @@ QUICK = Plan(
     settle_seconds=4.0,
     tenants=20,
     tenant_seconds=3.0,
+    storm_tenants=10,
+    storm_rate=500.0,
+    storm_before_seconds=2.0,
+    storm_after_seconds=2.0,
 )
 
 FULL = Plan(

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.report_shapes import TENANTS_NOTE, tenant_details, tenant_rows
+from bench.report_shapes import (
+    STORM_NOTE,
+    TENANTS_NOTE,
+    storm_details,
+    storm_rows,
+    tenant_details,
+    tenant_rows,
+)
 from bench.stats import ratio
 from bench.tables import (
     connection_details,
@@ -292,6 +299,7 @@ def markdown(results: dict[str, Any]) -> str:
         _ingest_rows(results)
         + _latency_rows(results)
         + tenant_rows(results)
+        + storm_rows(results)
         + _fanout_rows(results)
         + _connection_rows(results)
         + _write_rows(results)
@@ -316,6 +324,8 @@ def markdown(results: dict[str, Any]) -> str:
         parts += ["", "## Ingest", "", *INGEST_NOTE, "", ingest_details(results)]
     if results.get("tenants"):
         parts += ["", "## Many tenants", "", *TENANTS_NOTE, "", tenant_details(results)]
+    if results.get("storm"):
+        parts += ["", "## Reconnect storm", "", *STORM_NOTE, "", storm_details(results)]
     if results.get("fanout"):
         parts += ["", "## Fan-out", "", *FANOUT_NOTE, "", fanout_details(results)]
     if results.get("connections"):

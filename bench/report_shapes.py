@@ -76,3 +76,65 @@ TENANTS_NOTE = (
     "each built (timestamped) just before it is published: the latency runs from that timestamp to",
     "the frame's arrival at a sampled socket (one host clock; below zero is counted, `< 0`).",
 )
+
+
+def storm_rows(results: dict[str, Any]) -> list[Row]:
+    r = results.get("storm")
+    target = "all resumed ≤ 10 s, lost 0, duplicated 0"
+    if not r:
+        return [("Reconnect storm", target, "not run", "", "—")]
+    done = r["all_resumed_s"]
+    probe = r["probe_ms"]["storm"]
+    second = r["second_notifier"]
+    ok = done is not None and done <= 10 and r["lost"] == 0 and r["duplicated"] == 0
+    return [
+        (
+            f"Reconnect storm, {r['viewers']:,} viewers, notifier killed at {n(r['events_per_s'])} events/s",
+            target,
+            f"{r['resumed']:,} resumed, all in {n(done, 1) if done is not None else 'never'} s; lost "
+            f"{r['lost']:,}, duplicated {r['duplicated']:,}; {r['resyncs']:,} resync_required",
+            f"second notifier peak {n(second['peak_cpu_pct'])} % CPU, {n(second['peak_rss_mib'])} MiB; "
+            f"probe p99 {n(probe['p99'], 1)} ms during the storm "
+            f"({n(r['probe_ms']['before']['p99'], 1)} before)",
+            status(ok),
+        )
+    ]
+
+
+def storm_details(results: dict[str, Any]) -> str:
+    r = results.get("storm") or {}
+    rows = [
+        ("viewers / sprints / tenants", f"{r['viewers']:,} / {r['sprints']:,} / {r['tenants']}"),
+        ("events published (round-robin, all sprints)", f"{r['published']:,} at {n(r['events_per_s'])}/s"),
+        ("resumed / not resumed", f"{r['resumed']:,} / {r['not_resumed']:,} ({r['attempts']:,} connects)"),
+        (
+            "kill → resumed p50 / p99 / all, s",
+            f"{n(r['resume_s']['p50'], 2)} / {n(r['resume_s']['p99'], 2)} / {n(r['all_resumed_s'], 2)}",
+        ),
+        ("lost (no resync told) / viewers with losses", f"{r['lost']:,} / {r['viewers_with_losses']:,}"),
+        ("resync_required / events missed after one", f"{r['resyncs']:,} / {r['missed_after_resync']:,}"),
+        ("duplicated", f"{r['duplicated']:,}"),
+        (
+            "second notifier peak CPU / RSS",
+            f"{n(r['second_notifier']['peak_cpu_pct'])} % / {n(r['second_notifier']['peak_rss_mib'])} MiB",
+        ),
+    ]
+    for phase in ("before", "storm", "after"):
+        p = r["probe_ms"][phase]
+        rows.append(
+            (
+                f"probe publish → read, {phase}, p50 / p99 / max ms",
+                f"{n(p['p50'], 1)} / {n(p['p99'], 1)} / {n(p['max'], 1)} ({p['n']} events)",
+            )
+        )
+    return table(("", ""), rows)
+
+
+STORM_NOTE = (
+    "Its own NATS and two notifiers. The viewers (`bench/stormclient.py`) do what the board's live.js",
+    "does: `auth`, `subscribe` with `batch: true`, and after a drop a reconnect after 1 s (doubling,",
+    "each wait 75-125 % of it) to the second notifier with `resume_from` {seq, epoch}. The first notifier",
+    "gets SIGKILL while events flow. Lost: events published to a viewer's sprint it never received",
+    "without being told (`resync_required` is counted apart: the board then reads the sprint again).",
+    "A probe socket on the second notifier measures publish → read through the storm.",
+)

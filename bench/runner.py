@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-from bench import connections, fanout, ingest, latency, tenants, writes
+from bench import connections, fanout, ingest, latency, storm, tenants, writes
 from bench.board import create_board
 from bench.clients import ClientPool
 from bench.events import BENCH_ORG
@@ -18,7 +18,7 @@ from bench.plans import Plan
 from bench.targets import Target, bench_token, notifier_frames, start_baseline, start_notifier_target
 
 log = logging.getLogger("bench")
-SCENARIOS = ("ingest", "tenants", "fanout", "connections", "writes", "e2e")
+SCENARIOS = ("ingest", "tenants", "storm", "fanout", "connections", "writes", "e2e")
 T = TypeVar("T")
 
 
@@ -95,6 +95,18 @@ class Run:
                 result = await self.guarded("tenants", work)
                 if result is not None:
                     self.results["tenants"] = result
+            if "storm" in self.only:
+                work = storm.measure(
+                    plan.storm_tenants,
+                    plan.tenant_sprints,
+                    plan.tenant_viewers,
+                    plan.storm_rate,
+                    plan.storm_before_seconds,
+                    plan.storm_after_seconds,
+                )
+                result = await self.guarded("storm", work)
+                if result is not None:
+                    self.results["storm"] = result
             # Connections first: the notifier is one process for the whole run, and memory freed after
             # a fan-out would be reused by idle sockets and hide part of their cost.
             if "connections" in self.only:
