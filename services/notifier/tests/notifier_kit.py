@@ -201,7 +201,14 @@ class Client:
 
 
 @contextlib.asynccontextmanager
-async def client(notifier: Notifier, tok: str | None, **kwargs: Any) -> AsyncIterator[Client]:
-    url = notifier.ws_url + (f"?token={tok}" if tok else "")
+async def client(
+    notifier: Notifier, tok: str | None, auth: str = "url", **kwargs: Any
+) -> AsyncIterator[Client]:
+    """`auth="url"`: the token on the URL, as the reference client does; `"frame"`: an auth frame first,
+    as the board does (a client that means to resume)."""
+    url = notifier.ws_url + (f"?token={tok}" if tok and auth == "url" else "")
     async with connect(url, **kwargs) as ws:
-        yield Client(ws)
+        c = Client(ws)
+        if tok and auth == "frame":
+            await c.send({"type": "auth", "token": tok})
+        yield c

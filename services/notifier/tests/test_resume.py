@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from notifier_kit import Board, client, make_event, publisher, run_notifier, token
 
+from sprintboard_contracts.stream import ensure_stream
 from sprintboard_devstack.servers import EmbeddedNats
 
 
@@ -40,7 +41,7 @@ async def test_resume_replays_exactly_the_missed_events_then_live(nats_url: str,
             await pub.publish(missed[-1])
             await pub.publish(make_event(other))  # same tenant, other sprint: filtered out of the replay
 
-        async with client(notifier, token(tenant)) as c:
+        async with client(notifier, token(tenant), auth="frame") as c:
             await c.control("welcome")
             await c.send(
                 {"type": "subscribe", **sprint, "resume_from": {"seq": last, "epoch": welcome["epoch"]}}
@@ -103,8 +104,14 @@ async def test_wrong_epoch_requires_resync_and_live_continues(small_nats: str, t
 
 async def test_resume_older_than_the_stream_keeps_requires_resync(small_nats: str, tenant: str) -> None:
     board = Board(tenant)
-    async with run_notifier(small_nats, stream_max_msgs=20) as notifier, publisher(small_nats) as pub:
+    # The instance remembers only the last 10: older gaps are read from the stream, which keeps 20.
+    async with (
+        run_notifier(small_nats, stream_max_msgs=20, history_events=10) as notifier,
+        publisher(small_nats) as pub,
+    ):
         seqs = [await pub.publish(make_event(board)) for _ in range(50)]
+        while notifier.hub.cursor < seqs[-1]:
+            await asyncio.sleep(0.01)
         state = await notifier.app.state.bridge.consumer.state()
         assert state.first_seq == seqs[-1] - 19
         epoch = notifier.hub.epoch
@@ -119,3 +126,47 @@ async def test_resume_older_than_the_stream_keeps_requires_resync(small_nats: st
             got = await c.events(20)
             assert [e["seq"] for e in got] == seqs[-20:]
             assert all(f.get("type") != "resync_required" for f in c.controls)
+
+
+def _twin(board: Board, tenant: str) -> Board:
+    """Another tenant's board with the same ids: only the tenant tells their events apart."""
+    return Board(tenant, board.project_id, board.sprint_id, list(board.stories))
+
+
+@pytest.mark.parametrize("path", ["recent", "stored"])
+@pytest.mark.parametrize("scope", ["tenant", "sprint"])
+async def test_a_resume_gets_exactly_its_own_tenants_events(
+    nats_url: str, tenant: str, path: str, scope: str
+) -> None:
+    """Two tenants interleave changes while one's socket is away: `recent` resumes from the instance's
+    memory of what went by live, `stored` from the stream (the events predate the instance)."""
+    mine = Board(tenant)
+    theirs = _twin(mine, f"{tenant}-other")
+    sub = {"sprint_id": str(mine.sprint_id)} if scope == "sprint" else {}
+    async with publisher(nats_url) as pub:
+        await ensure_stream(pub.js)
+        before = await pub.publish(make_event(mine))
+        missed = []
+        if path == "stored":
+            for i in range(40):
+                event = make_event(mine if i % 2 else theirs, story=mine.stories[i % 3])
+                await pub.publish(event)
+                if i % 2:
+                    missed.append(str(event.event_id))
+        async with run_notifier(nats_url) as notifier:
+            epoch = notifier.hub.epoch
+            if path == "recent":
+                for i in range(40):
+                    event = make_event(mine if i % 2 else theirs, story=mine.stories[i % 3])
+                    await pub.publish(event)
+                    if i % 2:
+                        missed.append(str(event.event_id))
+                while notifier.hub.cursor < before + 40:
+                    await asyncio.sleep(0.01)
+            async with client(notifier, token(tenant), auth="frame") as c:
+                await c.control("welcome")
+                await c.send({"type": "subscribe", **sub, "resume_from": {"seq": before, "epoch": epoch}})
+                got = await c.events(len(missed))
+                assert [e["event_id"] for e in got] == missed
+                assert {e["tenant_id"] for e in got} == {tenant}
+                assert await c.quiet(0.3) == []

@@ -3,10 +3,9 @@ resume, resync and an expired token. The HTTP side is the real backlog."""
 
 from __future__ import annotations
 
-import itertools
+import asyncio
 import json
 import re
-import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -21,6 +20,22 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
+# Counts the page's sockets: how many it opened, and how many closes it has handled (a close handled means
+# its reconnect is scheduled).
+SOCKET_COUNTS = """
+(() => {
+  const Native = window.WebSocket;
+  window.__sockets = { opened: 0, closed: 0 };
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      window.__sockets.opened += 1;
+      this.addEventListener("close", () => { window.__sockets.closed += 1; });
+    }
+  };
+})();
+"""
+
 
 class ScriptedNotifier:
     """Answers auth with `welcome` and subscribe with `subscribed`; the test sends the rest."""
@@ -30,13 +45,11 @@ class ScriptedNotifier:
         self.down = False
         self.sockets: list[WebSocketRoute] = []
         self.frames: list[list[dict[str, Any]]] = []  # per connection, what the page sent
-        self.attempts: list[float] = []
 
     async def install(self, board: BoardPage) -> None:
         await board.page.route_web_socket(NOTIFIER_SOCKET, self._connect)
 
     async def _connect(self, ws: WebSocketRoute) -> None:
-        self.attempts.append(time.monotonic())
         if self.down:
             await ws.close(code=1013, reason="not ready")
             return
@@ -65,6 +78,31 @@ class ScriptedNotifier:
         await self.sockets[-1].close(code=code, reason="gone")
 
 
+async def sockets_opened(board: BoardPage) -> int:
+    """Sockets the page opened so far, once it has handled the close of every one before (page time is
+    stopped, so nothing else moves meanwhile)."""
+    for _ in range(600):  # up to a generous 30 s of wall time for the close to arrive
+        counts = await board.page.evaluate("window.__sockets")
+        if counts["closed"] == counts["opened"]:
+            return int(counts["opened"])
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the page never handled its socket's close: {counts}")
+
+
+async def next_attempt_after(board: BoardPage, delay_ms: int) -> None:
+    """On the stopped clock: no reconnect attempt until `delay_ms` have passed, one right then."""
+    opened = await sockets_opened(board)
+    await board.page.clock.run_for(delay_ms - 1)
+    assert await board.page.evaluate("window.__sockets.opened") == opened, f"a retry before {delay_ms} ms"
+    await board.page.clock.run_for(1)
+    assert await board.page.evaluate("window.__sockets.opened") == opened + 1, f"no retry at {delay_ms} ms"
+
+
+async def stop_time(board: BoardPage) -> None:
+    """Stop the page's fake clock (Python takes seconds): its timers run only when the test advances it."""
+    await board.page.clock.pause_at(await board.page.evaluate("(Date.now() + 10) / 1000"))
+
+
 def event(sprint: Sprint, kind: str, task: str, version: int, seq: int, **fields: Any) -> dict[str, Any]:
     return {
         "type": kind,
@@ -83,6 +121,10 @@ async def test_the_page_follows_the_socket_protocol(new_page: NewPage, sprint: S
     notifier = ScriptedNotifier(seq=100, epoch="epoch-1")
     board = await new_page()
     await notifier.install(board)
+    await board.page.add_init_script(SOCKET_COUNTS)  # after the route: it wraps the routed WebSocket
+    # The reconnect jitter (75-125 % of the back-off) pinned to its low end: waits are exactly 75 %.
+    await board.page.add_init_script("Math.random = () => 0;")
+    await board.page.clock.install()  # page time flows as usual until the test stops it
     await board.open("Alice Anders", sprint.project_id, sprint.sprint_id)
     t1, t2, t3 = (
         sprint.tasks[t] for t in ("Show the new owner", "Toast the change", "Roll back refused actions")
@@ -121,21 +163,18 @@ async def test_the_page_follows_the_socket_protocol(new_page: NewPage, sprint: S
     await expect(board.card(t3)).to_have_attribute("data-version", "3")
     await expect(board.owner(t3)).to_have_text(re.compile("Bob Berger$"))
 
-    # The notifier goes away and refuses for a while: reconnects back off 1 s, 2 s, then 4 s, each
-    # jittered to 75–125 % (so a notifier's boards do not all return at the same instant)...
+    # The notifier goes away and refuses for a while: reconnects back off 1 s, 2 s, then 4 s (page time),
+    # jittered (here 75 % of each)...
+    await stop_time(board)
     notifier.down = True
     await notifier.drop()
-    dropped = time.monotonic()
     await expect(board.connection).to_have_attribute("data-connection", "reconnecting")
-    while len(notifier.attempts) < 3:  # the first connection, then two refused attempts
-        await board.page.wait_for_timeout(50)
+    await next_attempt_after(board, 750)  # refused
+    await next_attempt_after(board, 1500)  # refused
     notifier.down = False
-    await expect(board.connection).to_have_attribute("data-connection", "live", timeout=10_000)
-    tries = [dropped, *notifier.attempts[1:]]
-    first, second, third = (later - earlier for earlier, later in itertools.pairwise(tries))
-    assert 0.7 <= first <= 1.6, first
-    assert 1.45 <= second <= 2.85, second
-    assert 2.95 <= third <= 5.35, third
+    await next_attempt_after(board, 3000)
+    await board.page.clock.resume()
+    await expect(board.connection).to_have_attribute("data-connection", "live", timeout=30_000)
     # ...and resume from the last event seen.
     resume = notifier.frames[-1][1]
     assert resume["resume_from"] == {"seq": 104, "epoch": "epoch-1"}
@@ -144,10 +183,12 @@ async def test_the_page_follows_the_socket_protocol(new_page: NewPage, sprint: S
     # resync_required: the board is read again over HTTP, and the next resume starts from there.
     async with board.page.expect_request(re.compile(rf"/api/v1/sprints/{sprint.sprint_id}/tasks$")):
         notifier.send({"type": "resync_required", "seq": 250, "epoch": "epoch-2"})
+    # Once live, the back-off starts again from 1 s (75 % of it, jittered).
+    await stop_time(board)
     await notifier.drop()
-    reconnected = time.monotonic()
-    await expect(board.connection).to_have_attribute("data-connection", "live")
-    assert time.monotonic() - reconnected < 2.0, "the back-off did not start again from 1 s once live"
+    await next_attempt_after(board, 750)
+    await board.page.clock.resume()
+    await expect(board.connection).to_have_attribute("data-connection", "live", timeout=30_000)
     assert notifier.frames[-1][1]["resume_from"] == {"seq": 250, "epoch": "epoch-2"}
 
     # An expired or refused token closes with 4401: back to sign-in, then to this board.

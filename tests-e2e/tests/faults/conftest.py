@@ -25,20 +25,25 @@ from fault_checks import FIGURES
 StartStack = Callable[..., Awaitable[Stack]]
 
 
-def _start(notifiers: int, nats_url: str | None, extra_env: dict[str, str]) -> Stack:
+def _start(notifiers: int, nats_url: str | None, relay_process: bool, extra_env: dict[str, str]) -> Stack:
     # Never the servers named by DATABASE_URL / NATS_URL: these tests stop and kill their servers.
-    stack = Stack(nats_url=nats_url, extra_env={"BACKLOG_ACCESS_LOG": "false", **extra_env})
+    stack = Stack(
+        nats_url=nats_url, relay_process=relay_process, extra_env={"BACKLOG_ACCESS_LOG": "false", **extra_env}
+    )
     return start_processes(stack, notifiers)
 
 
 @pytest_asyncio.fixture
 async def start_stack() -> AsyncIterator[StartStack]:
-    """`await start_stack(notifiers=1, nats_url=None, **env)`: a running stack, stopped after the test.
-    Started in a worker thread: start-up blocks and runs event loops of its own."""
+    """`await start_stack(notifiers=1, nats_url=None, relay_process=False, **env)`: a running stack, stopped
+    after the test; with `relay_process` the relay runs alone, as `make up` runs it. Started in a worker
+    thread: start-up blocks and runs event loops of its own."""
     stacks: list[Stack] = []
 
-    async def start(notifiers: int = 1, nats_url: str | None = None, **env: str) -> Stack:
-        stack = await asyncio.to_thread(_start, notifiers, nats_url, env)
+    async def start(
+        notifiers: int = 1, nats_url: str | None = None, relay_process: bool = False, **env: str
+    ) -> Stack:
+        stack = await asyncio.to_thread(_start, notifiers, nats_url, relay_process, env)
         stacks.append(stack)
         return stack
 

@@ -42,6 +42,7 @@ class Follower:
         self.resyncs: list[dict[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
         self.sessions = 0  # subscriptions acknowledged, one per (re)connection
+        self.subscribed_on: list[str] = []  # the URL of each acknowledged subscription
         self.drops: list[int | None] = []  # close codes seen
         self._url = 0
         self._stop = asyncio.Event()
@@ -68,7 +69,7 @@ class Follower:
             url = self.urls[self._url % len(self.urls)]
             try:
                 async with connect(url, open_timeout=5, max_size=2**22, close_timeout=1) as ws:
-                    await self._session(ws)
+                    await self._session(ws, url)
                 self.drops.append(ws.close_code)
                 backoff = 0.05
             except ConnectionClosed as exc:
@@ -80,7 +81,7 @@ class Follower:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 0.5)
 
-    async def _session(self, ws: ClientConnection) -> None:
+    async def _session(self, ws: ClientConnection, url: str) -> None:
         await ws.send(json.dumps({"type": "auth", "token": self.token}))
         subscribe: dict[str, Any] = {
             "type": "subscribe",
@@ -98,6 +99,7 @@ class Follower:
                     self._event(event)
             elif kind == "subscribed":
                 self.sessions += 1
+                self.subscribed_on.append(url)
             elif kind == "resync_required":
                 self.resyncs.append(frame)
             elif kind == "error":
@@ -132,9 +134,13 @@ def check_followers(followers: list[Follower], expected: list[Stored]) -> dict[s
     want = [e.seq for e in expected]
     ids = {e.seq: e.data["event_id"] for e in expected}
     problems = []
+    lost = duplicated = across_tenants = 0
     for f in followers:
+        missing = sorted(set(want) - set(f.seqs))
+        lost += len(missing)
+        duplicated += len(f.duplicates) + len(f.seqs) - len(set(f.seqs))
+        across_tenants += sum(1 for e in f.foreign if e.get("tenant_id") != f.tenant_id)
         if f.seqs != want:
-            missing = sorted(set(want) - set(f.seqs))
             extra = sorted(set(f.seqs) - set(want))
             problems.append(
                 f"{f.name}: {len(f.seqs)} events, want {len(want)}; missing {missing[:10]} extra {extra[:10]}"
@@ -152,6 +158,10 @@ def check_followers(followers: list[Follower], expected: list[Stored]) -> dict[s
     return {
         "client_events_checked": sum(len(f.events) for f in followers),
         "clients": len(followers),
+        # Counted over every client's frames (a count above 0 has failed the assert above).
+        "client_events_lost": lost,
+        "client_events_duplicated": duplicated,
+        "frames_across_tenants": across_tenants,
         "reconnects": sum(max(0, f.sessions - 1) for f in followers),
     }
 

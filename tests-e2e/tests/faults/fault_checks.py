@@ -6,8 +6,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from fault_clients import Outcome
-from fault_stack import Stored, outbox_event_ids, read_stream, servers, task_versions
+from fault_clients import Driver, Outcome, tally
+from fault_stack import Stored, outbox_event_ids, read_stream, servers, task_versions, wait_drained
 
 from sprintboard_contracts.events import parse_event
 from sprintboard_devstack.stack import Stack
@@ -30,6 +30,16 @@ async def check_stack(
     if events is None:
         events = await read_stream(servers(stack))
     return check_stream(events, await task_versions(stack), await outbox_event_ids(stack), outcomes, baseline)
+
+
+async def check_all_committed(stack: Stack, driver: Driver, baseline: dict[str, int]) -> dict[str, Any]:
+    """Once the outbox drained: `check_stack`, and every request answered 2xx (a fault behind the API, such
+    as a relay's, must never reach its clients). The figures, with the driver's."""
+    await wait_drained(stack)
+    figures = await check_stack(stack, driver.outcomes, baseline)
+    outcomes = tally(driver.outcomes)
+    assert set(outcomes) == {"committed"}, outcomes
+    return {**figures, "mutations": driver.sent, "outcomes": outcomes}
 
 
 def check_stream(
@@ -59,8 +69,11 @@ def check_stream(
         if e.msg_id != e.data["event_id"]:
             problems.append(f"seq {e.seq}: Nats-Msg-Id {e.msg_id} != event_id {e.data['event_id']}")
         by_task[e.data["task_id"]].append(e)
+    lost = out_of_order = 0
     for task_id, current in versions.items():
         got = [e.data["task_version"] for e in by_task.get(task_id, [])]
+        lost += len(set(range(1, current + 1)) - set(got))
+        out_of_order += got != sorted(got)
         if got != list(range(1, current + 1)):
             problems.append(f"task {task_id} at version {current}: stream has versions {got}")
     strays = set(by_task) - set(versions)
@@ -75,6 +88,7 @@ def check_stream(
     event_at = {(e.data["task_id"], e.data["task_version"]): e for e in events}
     answered: dict[str, set[int]] = defaultdict(set)
     unanswered: Counter[str] = Counter()
+    refused: Counter[str] = Counter()
     outcomes = list(outcomes)
     for o in outcomes:
         if o.committed:
@@ -89,6 +103,10 @@ def check_stream(
                 )
         elif o.unknown:
             unanswered[o.task_id] += 1
+        else:
+            refused[o.task_id] += 1
+    # A refused request (4xx) that changed the task anyway would be a commit with neither a 2xx nor an
+    # unanswered request to account for it; its event would be one more than the answers explain.
     silent_commits = 0
     for task_id, base in (baseline or {}).items():
         silent = [v for v in range(base + 1, versions.get(task_id, 0) + 1) if v not in answered[task_id]]
@@ -101,9 +119,15 @@ def check_stream(
     assert not problems, "\n".join(problems[:30]) + (f"\n... {len(problems)} problems" if problems else "")
     return {
         "events_checked": len(events),
+        # Counted, not assumed: committed versions the stream lacks, events beyond one per task version,
+        # tasks whose versions are out of order. Any of them above 0 has failed the assert above.
+        "lost": lost,
+        "duplicated": len(events) - len({(e.data["task_id"], e.data["task_version"]) for e in events}),
+        "out_of_order": out_of_order,
         "tasks_checked": len(versions),
         "answered_2xx": sum(len(v) for v in answered.values()),
         "committed_unanswered": silent_commits,
+        "refused_without_change": sum(n for t, n in refused.items() if t in (baseline or {})),
     }
 
 

@@ -45,6 +45,4 @@ async def test_every_committed_mutation_has_exactly_one_event(
     figures = await check_stack(stack, driver.outcomes, baseline)
     outcomes = tally(driver.outcomes)
     assert not [k for k in outcomes if k not in ("committed", "unknown")], outcomes
-    record(
-        test_name, **figures, mutations=driver.sent, outcomes=outcomes, faults_injected=len(KILL_AT), lost=0
-    )
+    record(test_name, **figures, mutations=driver.sent, outcomes=outcomes, faults_injected=len(KILL_AT))

@@ -103,5 +103,4 @@ async def test_the_backlog_answers_503_and_recovers_without_a_restart(
         outcomes=outcomes,
         outage_probes_503=probes,
         faults_injected=2,
-        lost=0,
     )

@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -31,13 +32,15 @@ ALLOWED_ORIGIN = "http://board.example"
 
 
 class Socket:
-    """One raw socket and everything it was sent, until the server closes it."""
+    """One raw socket and everything it was sent, until the server closes it; `tried` counts what it sent."""
 
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: ClientConnection, tried: Counter[str]) -> None:
         self.ws = ws
+        self.tried = tried
         self.frames: list[dict[str, Any]] = []
 
     async def send(self, message: str | bytes) -> None:
+        self.tried["frames"] += 1
         await self.ws.send(message)
 
     async def next_of(self, kind: str, timeout: float = 5) -> dict[str, Any]:
@@ -89,8 +92,12 @@ async def test_hostile_sockets_get_their_close_codes_and_healthy_boards_miss_not
         Follower("rivals-tenant", [url], rivals[1].token, RIVAL_ORG, None, position),
     ]
 
+    tried: Counter[str] = Counter()  # what the hostile cases really sent: sockets opened, frames
+
     async def open_socket(query: str = "", origin: str | None = None) -> Socket:
-        return Socket(await connect(url + query, origin=origin, max_size=None, open_timeout=5))  # type: ignore[arg-type]
+        tried["sockets"] += 1
+        ws = await connect(url + query, origin=origin, max_size=None, open_timeout=5)  # type: ignore[arg-type]
+        return Socket(ws, tried)
 
     async def signed_in(sub: str = "mallory", org_id: str = org) -> Socket:
         s = await open_socket()
@@ -104,7 +111,7 @@ async def test_hostile_sockets_get_their_close_codes_and_healthy_boards_miss_not
         return True
 
     # Each case returns what it observed; the test asserts it equals what the protocol promises.
-    async def closed(first: str | bytes | None, query: str = "", timeout: float = 10) -> Any:
+    async def closed(first: str | bytes | None, query: str = "", timeout: float = 30) -> Any:
         s = await open_socket(query)
         if first is not None:
             await s.send(first)
@@ -140,16 +147,15 @@ async def test_hostile_sockets_get_their_close_codes_and_healthy_boards_miss_not
         return code, subscribed, sorted(refused)
 
     async def expires_while_connected() -> Any:
+        """Welcomed first (the token was good), then closed for its expiry: the close itself is awaited."""
         s = await open_socket()
         await s.send(json.dumps({"type": "auth", "token": token("brief", ttl=2)}))
-        await s.next_of("welcome")
-        started = time.monotonic()
-        code = await s.closed_with(timeout=15)
-        return code, 1 <= time.monotonic() - started <= 8
+        welcomed = (await s.next_of("welcome"))["type"]
+        return welcomed, await s.closed_with(timeout=60)
 
     async def silent_crowd() -> Any:
         sockets = [await open_socket() for _ in range(50)]  # connect, never authenticate
-        return sorted(set(await asyncio.gather(*(s.closed_with(timeout=15) for s in sockets))))
+        return sorted(set(await asyncio.gather(*(s.closed_with(timeout=30) for s in sockets))))
 
     async def refresh_as_someone_else() -> Any:
         s = await signed_in("mallory")
@@ -183,7 +189,7 @@ async def test_hostile_sockets_get_their_close_codes_and_healthy_boards_miss_not
         "garbage token on the URL": (lambda: closed(None, "?token=garbage"), 4401),
         "forged signature": (lambda: closed(json.dumps({"type": "auth", "token": forged})), 4401),
         "expired token": (lambda: closed(json.dumps({"type": "auth", "token": token("old", ttl=-60)})), 4401),
-        "token expiring while connected": (expires_while_connected, (4401, True)),
+        "token expiring while connected": (expires_while_connected, ("welcome", 4401)),
         "first frame not auth": (
             lambda: closed(json.dumps({"type": "subscribe", "sprint_id": str(uuid.uuid4())})),
             4401,
@@ -236,7 +242,8 @@ async def test_hostile_sockets_get_their_close_codes_and_healthy_boards_miss_not
     wrong = {name: (got, cases[name][1]) for name, got in observed.items() if got != cases[name][1]}
     assert not wrong, "\n".join(f"{name}: got {got!r}, want {want!r}" for name, (got, want) in wrong.items())
     assert ready.status_code == 200, ready.text
-    assert all(not s.events() for s in spies), "a rival received our events"
+    spied = sum(len(s.events()) for s in spies)
+    assert not spied, "a rival received our events"
 
     after = [e for e in events if e.seq > position[0]]
     figures: dict[str, int] = {}
@@ -250,11 +257,13 @@ async def test_hostile_sockets_get_their_close_codes_and_healthy_boards_miss_not
         await board.wait_for(expected[-1].seq, 20)
         for name, value in check_followers([board], expected).items():
             figures[name] = figures.get(name, 0) + value
+    figures["frames_across_tenants"] += spied
     record(
         test_name,
         **figures,
         events_checked=len(after),
         abuse_cases=len(cases),
-        inputs_tried=len(cases) + 49 + 29 + 149,  # the floods' extra sockets and frames
-        frames_across_tenants=0,
+        inputs_tried=tried["sockets"] + tried["frames"],
+        sockets_opened=tried["sockets"],
+        frames_sent=tried["frames"],
     )

@@ -33,6 +33,8 @@ class BacklogSettings(BaseSettings):
     relay_batch_size: int = Field(500, ge=1, le=10_000)
     relay_poll_interval_seconds: float = Field(1.0, gt=0, le=60)
     relay_ack_timeout_seconds: float = Field(5.0, gt=0, le=120)
+    # How long the leader waits on its lock's connection before it takes the lock (and the session) as lost.
+    relay_lock_timeout_seconds: float = Field(5.0, gt=0, le=120)
     relay_metrics_port: int = Field(0, ge=0, le=65535)
     stream_max_age_seconds: float = Field(7 * 24 * 3600, gt=0)
     stream_duplicate_window_seconds: float = Field(120, ge=120)
@@ -42,6 +44,9 @@ class BacklogSettings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     db_pool_size: int = Field(20, ge=1, le=200)
     db_max_overflow: int = Field(10, ge=0, le=200)
+    idempotency_ttl_seconds: float = Field(24 * 3600, gt=0)
+    idempotency_wait_seconds: float = Field(5.0, gt=0, le=60)
+    idempotency_sweep_interval_seconds: float = Field(600, gt=0)
     log_level: str = "INFO"
     access_log: bool = True
 

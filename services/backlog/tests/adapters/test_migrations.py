@@ -23,5 +23,5 @@ async def test_concurrent_and_repeated_upgrades(postgres_url: str) -> None:
             version = await conn.fetchval("SELECT version_num FROM alembic_version")
         finally:
             await conn.close()
-    assert {"users", "projects", "sprints", "stories", "tasks", "outbox"} <= tables
-    assert version == "0001_initial"
+    assert {"users", "projects", "sprints", "stories", "tasks", "outbox", "idempotency_keys"} <= tables
+    assert version == "0002_idempotency_keys"

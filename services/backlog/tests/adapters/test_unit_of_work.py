@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -13,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sprintboard_backlog.adapters.engine import is_database_unavailable
 from sprintboard_backlog.adapters.unit_of_work import SqlUnitOfWorkFactory
+from sprintboard_backlog.domain.project import Project
+from sprintboard_backlog.domain.user import Actor
 
 IDLE_IN_TRANSACTION = (
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
@@ -68,3 +71,35 @@ async def test_a_connection_the_server_closed_under_a_statement_is_an_outage(eng
             raise asyncpg.exceptions.InternalClientError("cannot switch to state 12")
     assert isinstance(raised.value.__cause__, asyncpg.exceptions.InternalClientError)
     assert is_database_unavailable(raised.value)
+
+
+class Refused(Exception):
+    pass
+
+
+async def test_inside_single_transaction_a_block_left_uncommitted_undoes_only_its_own_writes(
+    engine: AsyncEngine,
+) -> None:
+    """The enclosing transaction of an idempotent request: a block that fails after writing (its savepoint
+    rolled back) leaves the blocks before it and the enclosing transaction intact; all commit at its end."""
+    org = f"org-{uuid.uuid4().hex[:8]}"
+    who = Actor(user_id=uuid.uuid4(), tenant_id=org, org_id=org)
+    kept, undone, after = (Project.create(who, name, None, datetime.now(UTC)) for name in "KUA")
+    uow = SqlUnitOfWorkFactory(engine)()
+    async with uow.single_transaction():
+        async with uow:
+            await uow.projects.add(kept)
+            await uow.commit()
+        with pytest.raises(Refused):
+            async with uow:
+                await uow.projects.add(undone)  # written at once, inside the block's savepoint
+                raise Refused()
+        async with uow:
+            await uow.projects.add(after)
+            await uow.commit()
+        async with engine.connect() as other:  # nothing is visible before the enclosing transaction ends
+            assert (
+                await other.execute(text(f"SELECT count(*) FROM projects WHERE tenant_id = '{org}'"))
+            ).scalar_one() == 0
+    async with uow:
+        assert [p.name for p in await uow.projects.all(org)] == ["K", "A"]

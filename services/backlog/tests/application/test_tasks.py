@@ -1,4 +1,5 @@
-"""Task use cases on PostgreSQL: lost races retried from a fresh read; failed writes leave nothing."""
+"""Task use cases on PostgreSQL: lost races retried from a fresh read; failed writes leave nothing, inside an
+idempotent request's enclosing transaction too."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sprintboard_backlog.adapters.tables import outbox
+from sprintboard_backlog.adapters.tables import idempotency_keys, outbox
+from sprintboard_backlog.adapters.tables import tasks as task_rows
 from sprintboard_backlog.adapters.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from sprintboard_backlog.application import projects, stories, tasks
+from sprintboard_backlog.application.idempotency import Answer, RequestKey, answer_once
 from sprintboard_backlog.domain.errors import Conflict
 from sprintboard_backlog.domain.events import TaskEvent, TaskStatus
 from sprintboard_backlog.domain.user import Actor
@@ -121,3 +124,79 @@ async def test_an_uncommitted_unit_of_work_writes_nothing(engine: AsyncEngine) -
         await uow.tasks.update(loaded)
     assert (await tasks.get_task(SqlUnitOfWorkFactory(engine)(), alice, task.id)).version == 1
     assert await event_types(engine, task.id) == ["task_created"]
+
+
+class Crash(Exception):
+    """The request fails after the use case wrote, before the transaction commits."""
+
+
+def key_of(who: Actor) -> RequestKey:
+    return RequestKey(who.tenant_id, who.user_id, str(uuid.uuid4()), "fingerprint")
+
+
+async def stored_keys(engine: AsyncEngine, key: RequestKey) -> int:
+    stmt = select(func.count()).select_from(idempotency_keys).where(idempotency_keys.c.key == key.key)
+    async with engine.connect() as conn:
+        return int((await conn.execute(stmt)).scalar_one())
+
+
+async def test_a_first_attempt_that_rolled_back_leaves_nothing_and_its_retry_runs_afresh(
+    engine: AsyncEngine,
+) -> None:
+    who = actor(f"org-{uuid.uuid4().hex[:8]}")
+    factory = SqlUnitOfWorkFactory(engine)
+    project = await projects.create_project(factory(), projects.CreateProject(who, "P"))
+    story = await stories.create_story(factory(), stories.CreateStory(who, project.id, "S"))
+    key, runs = key_of(who), []
+
+    async def once(crash: bool) -> tuple[Answer, bool]:
+        uow = factory()
+
+        async def respond() -> Answer:
+            task = await tasks.create_task(uow, tasks.CreateTask(who, story.id, "T", ["AC1"]))
+            runs.append(task.id)
+            if crash:
+                raise Crash()
+            return Answer(201, str(task.id).encode())
+
+        return await answer_once(uow, key, respond)
+
+    with pytest.raises(Crash):
+        await once(crash=True)
+    in_story = select(func.count()).select_from(task_rows).where(task_rows.c.story_id == story.id)
+    async with engine.connect() as conn:
+        assert (await conn.execute(in_story)).scalar_one() == 0
+    assert await event_types(engine, runs[0]) == [] and await stored_keys(engine, key) == 0
+
+    answer, replayed = await once(crash=False)
+    assert (answer.body, replayed) == (str(runs[1]).encode(), False)
+    again, replayed = await once(crash=False)
+    assert (again, replayed, len(runs)) == (answer, True, 2)
+    async with engine.connect() as conn:
+        assert (await conn.execute(in_story)).scalar_one() == 1
+    assert await event_types(engine, runs[1]) == ["task_created"]
+
+
+async def test_a_lost_race_inside_the_enclosing_transaction_is_retried_from_a_fresh_read(
+    engine: AsyncEngine,
+) -> None:
+    """The take's first conditional write loses to a rival and is undone (its savepoint); the retry reads
+    the rival's change and the domain refuses; the refusal leaves no key behind."""
+    org = f"org-{uuid.uuid4().hex[:8]}"
+    alice, bob = actor(org), actor(org)
+    task = await new_task(engine, alice)
+    InterferingUnitOfWork.interfered = False
+    uow = InterferingUnitOfWork(SqlUnitOfWorkFactory(engine).engine, bob)
+    key = key_of(alice)
+
+    async def respond() -> Answer:
+        taken = await tasks.take_task(uow, tasks.TakeTask(alice, task.id))
+        return Answer(200, str(taken.version).encode())
+
+    with pytest.raises(Conflict) as caught:
+        await answer_once(uow, key, respond)
+    assert caught.value.code == "task_not_available" and InterferingUnitOfWork.interfered
+    current = await tasks.get_task(SqlUnitOfWorkFactory(engine)(), alice, task.id)
+    assert (current.owner_user_id, current.version) == (bob.user_id, 2)
+    assert await event_types(engine, task.id) == ["task_created", "ownership_taken"]
+    assert await stored_keys(engine, key) == 0

@@ -19,12 +19,12 @@ from sprintboard_contracts.wire import AnyWireEvent, timestamp_of
 from sprintboard_notifier.asyncapi import router as asyncapi_router
 from sprintboard_notifier.consumer import TaskStreamConsumer
 from sprintboard_notifier.gateway import Gateway
-from sprintboard_notifier.hub import Delivery, Hub, SourceBounds
+from sprintboard_notifier.history import StreamHistory
+from sprintboard_notifier.hub import Delivery, Hub
 from sprintboard_notifier.lean import LeanWebSocketProtocol
 from sprintboard_notifier.logs import install_redaction
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.settings import NotifierSettings
-from sprintboard_notifier.ws import router as ws_router
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class StreamBridge:
             batch_window=settings.batch_window_seconds,
             batch_max=settings.batch_max_events,
             batch_bytes=settings.max_frame_bytes,
+            history_events=settings.history_events,
         )
         self.consumer = TaskStreamConsumer(
             settings.nats_servers,
@@ -76,23 +77,27 @@ class StreamBridge:
             stream_settings=settings.stream_settings(),
             name=f"sprintboard-notifier-{settings.instance_id}",
         )
+        self.history = StreamHistory(
+            self.consumer.jetstream,
+            lambda: self.hub.epoch,
+            readers=settings.replay_readers,
+            read_timeout=settings.replay_read_timeout_seconds,
+            wait_timeout=settings.replay_stall_seconds,
+        )
 
     def _on_event(self, seq: int, subject: str, data: bytes, event: AnyWireEvent) -> None:
-        if not self.hub.follows(event.tenant_id):
-            self.hub.advance(seq)  # every instance sees every tenant's events; most have no socket here
-            return
+        # Every event goes to the hub, followed here or not: its memory of recent events must hold every
+        # tenant's, or a socket resuming here after its instance died would be told a gap was complete.
         self.hub.publish(to_delivery(seq, data, event))
-
-    async def bounds(self) -> SourceBounds:
-        state = await self.consumer.state()
-        return SourceBounds(state.epoch, state.first_seq)
 
     async def replay(
         self, project_ids: frozenset[str] | None, from_seq: int, to_seq: int
     ) -> AsyncGenerator[Delivery, None]:
-        # Subjects carry the project only; sprint and story filters are applied by the hub.
-        subjects = sorted(filter_for_project(p) for p in project_ids) if project_ids else None
-        async with contextlib.aclosing(self.consumer.replay(subjects, from_seq, to_seq)) as stored:
+        # Subjects carry the project only; tenant, sprint and story filters are applied by the hub.
+        subject = (
+            filter_for_project(next(iter(project_ids))) if project_ids and len(project_ids) == 1 else None
+        )
+        async with contextlib.aclosing(self.history.replay(subject, from_seq, to_seq)) as stored:
             async for m in stored:
                 yield to_delivery(m.seq, m.data, m.event)
 
@@ -153,7 +158,6 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
             await bridge.consumer.stop()
 
     app = FastAPI(title="Sprintboard notifier", lifespan=lifespan)
-    app.include_router(ws_router)
     app.include_router(asyncapi_router)
 
     @app.get("/health/live")

@@ -1,18 +1,17 @@
-"""The NATS side: keeps the task stream, follows it live per instance (ordered consumer), replays it."""
+"""The NATS side: keeps the task stream and follows it live per instance (ordered consumer)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from sprintboard_contracts.events import InvalidEvent
 from sprintboard_contracts.stream import (
@@ -28,16 +27,7 @@ from sprintboard_notifier.metrics import NotifierMetrics
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[int, str, bytes, AnyWireEvent], None]
-REPLAY_BATCH = 256
 HEARTBEAT_SECONDS = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    seq: int
-    subject: str
-    data: bytes
-    event: AnyWireEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,73 +125,16 @@ class TaskStreamConsumer:
             # A bug downstream must not stop the stream for every other socket.
             log.exception("event %d could not be fanned out", seq)
 
-    def _jetstream(self) -> JetStreamContext:
+    def jetstream(self) -> JetStreamContext:
+        """The running connection's JetStream context (the stream reader of `history.py` shares it)."""
         if self._js is None:
             raise RuntimeError("the consumer is not started")
         return self._js
 
     async def state(self) -> StreamState:
         """The stream's identity and the range it keeps, fresh from the server."""
-        info = await self._jetstream().stream_info(STREAM_NAME)
+        info = await self.jetstream().stream_info(STREAM_NAME)
         return StreamState(stream_epoch(info), info.state.first_seq, info.state.last_seq)
-
-    async def first_seq(self) -> int:
-        return (await self.state()).first_seq
-
-    async def replay(
-        self, filter_subjects: Sequence[str] | None, from_seq: int, to_seq: int
-    ) -> AsyncGenerator[StoredMessage, None]:
-        """Stored events with from_seq <= seq <= to_seq, in order, through a throwaway pull consumer."""
-        if to_seq < from_seq:
-            return
-        js = self._jetstream()
-        name = f"replay-{uuid.uuid4().hex}"
-        config = ConsumerConfig(
-            name=name,
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=from_seq,
-            ack_policy=AckPolicy.NONE,
-            filter_subjects=list(filter_subjects) if filter_subjects else None,
-            inactive_threshold=30.0,  # the server cleans up after us if we vanish mid-replay
-            mem_storage=True,
-            num_replicas=1,
-        )
-        info = await js.add_consumer(STREAM_NAME, config)
-        try:
-            if not info.num_pending:
-                return
-            sub = await js.pull_subscribe_bind(consumer=name, stream=STREAM_NAME)
-            try:
-                while True:
-                    try:
-                        msgs = await sub.fetch(REPLAY_BATCH, timeout=5)
-                    except TimeoutError:
-                        return  # what was pending expired meanwhile
-                    for m in msgs:
-                        meta = m.metadata
-                        seq = meta.sequence.stream
-                        if seq > to_seq:
-                            return
-                        event = self._parse_quiet(m.data)
-                        if event is not None:
-                            yield StoredMessage(seq, m.subject, m.data, event)
-                        if seq >= to_seq or meta.num_pending == 0:
-                            return
-            finally:
-                await sub.unsubscribe()
-        finally:
-            try:
-                await js.delete_consumer(STREAM_NAME, name)
-            except Exception:
-                log.debug("replay consumer %s already gone", name)
-
-    @staticmethod
-    def _parse_quiet(data: bytes) -> AnyWireEvent | None:
-        # Invalid messages were counted when they went by live; a replay only skips them.
-        try:
-            return decode_event(data)
-        except InvalidEvent:
-            return None
 
 
 def stream_seq(reply: str) -> int:

@@ -47,7 +47,10 @@ class Gateway:
         if identity is None:
             await conn.close(UNAUTHORIZED, "unauthorized")
             return
-        session = self._hub.open(identity.tenant_id)
+        # Only a socket that authenticated by frame holds its events until it subscribes: that is how the
+        # board (and any client that resumes) connects, and its `subscribe` follows `welcome` at once. A token
+        # on the URL is the reference client, which never subscribes: its tenant's events go out at once.
+        session = self._hub.open(identity.tenant_id, pending=not query_token)
         self.metrics.sockets.inc()
         try:
             await _Conversation(self, conn, session, identity).run()

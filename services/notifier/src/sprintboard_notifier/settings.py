@@ -53,6 +53,12 @@ class NotifierSettings(BaseSettings):
     send_queue_frames: int = Field(default=512, ge=1)
     resume_hold_frames: int = Field(default=10_000, ge=1)
     replay_stall_seconds: float = Field(default=30.0, gt=0)
+    # The latest events (all tenants) each instance keeps in memory: a resume from inside them needs no NATS.
+    history_events: int = Field(default=10_000, ge=0)
+    # Resumes from further back read the stream, at most this many reads at once (each a short-lived
+    # consumer for one batch); a read that gets nothing for the timeout ends in `resync_required`.
+    replay_readers: int = Field(default=4, ge=1)
+    replay_read_timeout_seconds: float = Field(default=5.0, gt=0)
     close_grace_seconds: float = Field(default=10.0, gt=0)
     # How long a new socket's events wait for its first subscribe (see the hub's pending hold).
     subscribe_grace_seconds: float = Field(default=0.5, ge=0)

@@ -3,68 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
 
 import orjson
+from hub_kit import OTHER_SPRINT, SPRINT, T1, T2, delivery, drained, event_seqs, feed, make_hub
 
-from sprintboard_notifier.hub import Delivery, Frame, Hub, Session, SourceBounds
-from sprintboard_notifier.metrics import NotifierMetrics
-
-T1, T2 = "org-1", "org-2"
-SPRINT, OTHER_SPRINT = "s-1", "s-2"
-
-
-def delivery(seq: int, tenant: str = T1, sprint: str | None = SPRINT, story: str = "story-1") -> Delivery:
-    return Delivery(
-        seq, tenant, "p-1", sprint, story, 0.0, {"type": "ownership_taken", "event_id": f"e{seq}"}
-    )
-
-
-class MemorySource:
-    def __init__(self) -> None:
-        self.events: list[Delivery] = []
-        self.first_seq = 1
-        self.epoch = "epoch-1"
-        self.during_replay: list[Delivery] = []
-        self.hub: Hub | None = None
-
-    async def bounds(self) -> SourceBounds:
-        return SourceBounds(self.epoch, self.first_seq)
-
-    async def replay(
-        self, project_ids: frozenset[str] | None, from_seq: int, to_seq: int
-    ) -> AsyncGenerator[Delivery, None]:
-        for d in self.events:
-            if from_seq <= d.seq <= to_seq:
-                yield d
-                # Live events keep coming while a replay runs.
-                if self.during_replay and self.hub is not None:
-                    live = self.during_replay.pop(0)
-                    self.events.append(live)
-                    self.hub.publish(live)
-                await asyncio.sleep(0)
-
-
-def make_hub(queue: int = 100, hold: int = 100) -> tuple[Hub, MemorySource, NotifierMetrics]:
-    source, metrics = MemorySource(), NotifierMetrics()
-    hub = Hub(source, metrics, queue_frames=queue, hold_frames=hold, stall_seconds=1)
-    source.hub = hub
-    hub.start(source.epoch, 0)
-    return hub, source, metrics
-
-
-def feed(hub: Hub, source: MemorySource, *ds: Delivery) -> None:
-    for d in ds:
-        source.events.append(d)
-        hub.publish(d)
-
-
-def drained(s: Session) -> list[dict[str, object]]:
-    return [orjson.loads(f.text) for f in s.take_nowait(10_000)]
-
-
-def event_seqs(s: Session) -> list[int]:
-    return [int(f["seq"]) for f in drained(s) if "event_id" in f]  # type: ignore[call-overload]
+from sprintboard_notifier.hub import Frame, Session
 
 
 def test_one_frame_object_for_every_socket_and_tenants_apart() -> None:
@@ -266,12 +209,3 @@ async def test_a_paused_batching_socket_keeps_its_batch_for_the_writer() -> None
     frames = s.take_nowait(10)
     assert len(frames) == 1 and frames[0].batched and not frames[0].is_event
     assert [e["seq"] for e in orjson.loads(frames[0].text)["events"]] == [1, 2]
-
-
-def test_follows_names_only_tenants_with_a_socket_here() -> None:
-    hub, _, _ = make_hub()
-    assert not hub.follows(T1)
-    s = hub.open(T1, pending=False)
-    assert hub.follows(T1) and not hub.follows(T2)
-    hub.close(s, 1000)
-    assert not hub.follows(T1)

@@ -68,6 +68,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         max_backoff: float = 5.0,
         retention_seconds: float = 3600.0,
+        lock_timeout: float = 5.0,
     ) -> None:
         self._dsn = dsn
         self._publisher = publisher
@@ -75,6 +76,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
         self._retention_seconds = retention_seconds
+        self._lock_timeout = lock_timeout
         self._wake = asyncio.Event()
         self._waker = OutboxWaker(dsn, retry_interval=poll_interval)
         self._is_leader = False
@@ -128,7 +130,12 @@ class OutboxRelay:
         LEADER.set(1 if value else 0)
 
     async def _lead(self) -> None:
-        conn: asyncpg.Connection = await asyncpg.connect(self._dsn)
+        # The lock lives as long as the session, and only a round trip shows the session is alive. Every
+        # statement is bounded: behind a partition the server ends the session (and another relay takes
+        # the lock) while this side hears nothing, and an unbounded wait would be a leader forever.
+        conn: asyncpg.Connection = await asyncpg.connect(
+            self._dsn, timeout=self._lock_timeout, command_timeout=self._lock_timeout
+        )
         try:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK_KEY):
                 await asyncio.sleep(self._poll_interval)
@@ -145,9 +152,11 @@ class OutboxRelay:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval)
         finally:
+            if self._is_leader:
+                log.warning("outbox relay is no longer the leader")
             self._set_leader(False)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.close(), 2)
+            # Never a polite close: on a connection that stopped answering it would wait for nothing.
+            conn.terminate()
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
@@ -173,7 +182,8 @@ class OutboxRelay:
         now = time.monotonic()
         if now - self._last_purge > 60:
             self._last_purge = now
-            await conn.execute(_PURGE, self._retention_seconds)
+            # A large purge may outlast the lock timeout without the session being lost.
+            await conn.execute(_PURGE, self._retention_seconds, timeout=max(60.0, self._lock_timeout))
 
 
 class OutboxWaker:

@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     MetaData,
+    SmallInteger,
     Table,
     Text,
     Uuid,
@@ -111,4 +112,16 @@ outbox = Table(
     Column("payload", Text, nullable=False),
     _timestamp("created_at"),
     _timestamp("published_at", nullable=True),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("user_id", Uuid, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("status", SmallInteger),
+    Column("response_body", Text),
+    _timestamp("created_at"),
 )

@@ -1,5 +1,6 @@
 """A transaction begun only when needed, on an autocommit connection: reads and single-statement writes
-skip the BEGIN/COMMIT round trips; anything else runs inside BEGIN … COMMIT as usual."""
+skip the BEGIN/COMMIT round trips; anything else runs inside BEGIN … COMMIT as usual. Inside an enclosing
+transaction, a nested block's writes get a savepoint of their own (taken at its first write)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ class LazyTransaction:
         self.conn = conn
         self.driver = driver  # the asyncpg connection under `conn`
         self.active = False
+        self.nested = (
+            False  # a block inside an enclosing transaction: commit joins it, rollback undoes the block
+        )
+        self._savepoint = False
 
     @classmethod
     async def open(cls, conn: AsyncConnection) -> LazyTransaction:
@@ -46,6 +51,9 @@ class LazyTransaction:
         if not self.active:
             await self.driver.execute("BEGIN")
             self.active = True
+        elif self.nested and not self._savepoint:
+            await self.driver.execute("SAVEPOINT nested_block")
+            self._savepoint = True
 
     async def read(self, statement: Executable, params: Params = None) -> CursorResult[Any]:
         """Outside a transaction each read sees the latest committed state."""
@@ -66,11 +74,18 @@ class LazyTransaction:
         return int(status.rsplit(" ", 1)[-1])
 
     async def commit(self) -> None:
-        if self.active:
+        if self.nested:
+            # No RELEASE: the savepoint ends with the enclosing transaction, and a later block takes its own.
+            self._savepoint = False
+        elif self.active:
             await self.driver.execute("COMMIT")
             self.active = False
 
     async def rollback(self) -> None:
-        if self.active:
+        if self.nested:
+            if self._savepoint:
+                self._savepoint = False
+                await self.driver.execute("ROLLBACK TO SAVEPOINT nested_block")
+        elif self.active:
             self.active = False
             await self.driver.execute("ROLLBACK")

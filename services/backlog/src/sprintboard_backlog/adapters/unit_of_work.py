@@ -1,10 +1,12 @@
-"""The PostgreSQL unit of work: task changes and their outbox rows committed together, in few round trips."""
+"""The PostgreSQL unit of work: task changes and their outbox rows committed together, in few round trips;
+or several use-case blocks and an idempotency record in one enclosing transaction."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Self
 
@@ -12,6 +14,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sprintboard_backlog.adapters.engine import is_database_unavailable
+from sprintboard_backlog.adapters.idempotency_records import SqlIdempotencyRecords
 from sprintboard_backlog.adapters.outbox import INSERT_OUTBOX, outbox_params, outbox_row
 from sprintboard_backlog.adapters.project_repository import SqlProjectRepository
 from sprintboard_backlog.adapters.sprint_repository import SqlSprintRepository
@@ -30,22 +33,35 @@ class SqlUnitOfWork:
     on first use. Task writes and recorded events wait for `commit()`, which writes each event's outbox row
     after its task row, in the same transaction; a lone task change and its event become ONE statement
     (atomic by itself: no BEGIN/COMMIT). `on_commit` runs after a commit that wrote outbox rows. Leaving
-    the block without committing discards everything."""
+    the block without committing discards everything. `single_transaction()` encloses blocks in one
+    transaction that commits as it ends (an idempotent request: the key, the change and the answer)."""
 
     projects: SqlProjectRepository
     stories: SqlStoryRepository
     sprints: SqlSprintRepository
     tasks: SqlTaskRepository
     users: SqlUserRepository
+    idempotency: SqlIdempotencyRecords
 
-    def __init__(self, engine: AsyncEngine, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        on_commit: Callable[[], None] | None = None,
+        idempotency_wait_seconds: float = 5.0,
+    ) -> None:
         self._engine = engine
         self._on_commit = on_commit
+        self._idempotency_wait = idempotency_wait_seconds
         self._conn: AsyncConnection | None = None
         self._tx: LazyTransaction | None = None
         self._events: list[TaskEvent] = []
+        self._enclosing = False  # inside `single_transaction()`
+        self._wrote_events = False
 
     async def __aenter__(self) -> Self:
+        if self._enclosing:
+            self.transaction.nested = True
+            return self
         conn = await self._engine.connect()
         try:
             tx = await LazyTransaction.open(conn)
@@ -58,11 +74,15 @@ class SqlUnitOfWork:
         self.sprints = SqlSprintRepository(tx)
         self.tasks = SqlTaskRepository(tx)
         self.users = SqlUserRepository(tx)
+        self.idempotency = SqlIdempotencyRecords(tx, self._idempotency_wait)
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._enclosing and self.transaction.nested:
+            await self._leave_block(exc)
+            return
         conn, tx, self._conn, self._tx, self._events = self._conn, self._tx, None, None, []
         if conn is None or tx is None:
             return
@@ -86,6 +106,31 @@ class SqlUnitOfWork:
             # pooled connection surfaces as an InternalClientError. It is an outage, not a bug.
             raise ConnectionResetError("the database closed the connection") from exc
 
+    @contextlib.asynccontextmanager
+    async def single_transaction(self) -> AsyncIterator[None]:
+        async with self:
+            tx = self.transaction
+            await tx.begin()
+            self._enclosing, self._wrote_events = True, False
+            try:
+                yield
+            finally:
+                self._enclosing = False
+            await tx.commit()
+            if self._wrote_events:
+                self._committed()
+
+    async def _leave_block(self, exc: BaseException | None) -> None:
+        """The end of a use case's block inside `single_transaction()`: what it did not commit is undone
+        (its savepoint), unless the connection itself is suspect, which the enclosing block handles."""
+        tx = self.transaction
+        self.tasks.pending, self._events = [], []
+        try:
+            if exc is None or not _connection_suspect(exc, tx):
+                await tx.rollback()
+        finally:
+            tx.nested = False
+
     @property
     def transaction(self) -> LazyTransaction:
         if self._tx is None:
@@ -97,6 +142,10 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         tx = self.transaction
+        if self._enclosing and not tx.nested:
+            raise RuntimeError(
+                "single_transaction() commits as it ends; commit() belongs in a block inside it"
+            )
         writes, self.tasks.pending = self.tasks.pending, []
         events, self._events = self._events, []
         if not tx.active and len(writes) == 1 and [e.task_id for e in events] == [writes[0].task_id]:
@@ -113,7 +162,13 @@ class SqlUnitOfWork:
                 rows = [outbox_row(event) for event in events]
                 await tx.write(INSERT_OUTBOX, rows[0] if len(rows) == 1 else rows)
             await tx.commit()
-        if events and self._on_commit is not None:
+        if events and tx.nested:
+            self._wrote_events = True  # the hook runs when the enclosing transaction commits
+        elif events:
+            self._committed()
+
+    def _committed(self) -> None:
+        if self._on_commit is not None:
             try:
                 self._on_commit()
             except Exception:  # the relay's poll still delivers; a hook must never fail a committed request
@@ -138,10 +193,16 @@ def _connection_suspect(exc: BaseException, tx: LazyTransaction) -> bool:
 class SqlUnitOfWorkFactory:
     """Makes a fresh unit of work per use case, all sharing one engine and one `on_commit` hook."""
 
-    def __init__(self, engine: AsyncEngine, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        on_commit: Callable[[], None] | None = None,
+        idempotency_wait_seconds: float = 5.0,
+    ) -> None:
         # Autocommit at the driver: transactions are begun explicitly, and only when needed.
         self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.on_commit = on_commit
+        self.idempotency_wait_seconds = idempotency_wait_seconds
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.on_commit)
+        return SqlUnitOfWork(self.engine, self.on_commit, self.idempotency_wait_seconds)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from sprintboard_backlog.application.idempotency import IdempotencyRecords
 from sprintboard_backlog.domain.errors import Conflict
 from sprintboard_backlog.domain.events import TaskEvent, TaskStatus
 from sprintboard_backlog.domain.project import Project
@@ -104,6 +106,14 @@ class UnitOfWork(Protocol):
     def tasks(self) -> TaskRepository: ...
     @property
     def users(self) -> UserRepository: ...
+    @property
+    def idempotency(self) -> IdempotencyRecords: ...
+
+    def single_transaction(self) -> AbstractAsyncContextManager[None]:
+        """One transaction for everything inside it, the `async with uow:` blocks of use cases included:
+        their `commit()` writes into it, and it commits when it ends without an exception (else rolls
+        back). A use case's block left without committing discards its own writes only."""
+        ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

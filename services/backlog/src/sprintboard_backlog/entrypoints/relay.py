@@ -38,6 +38,7 @@ def build_relay(settings: BacklogSettings) -> OutboxRelay:
         publisher,
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_interval_seconds,
+        lock_timeout=settings.relay_lock_timeout_seconds,
     )
 
 

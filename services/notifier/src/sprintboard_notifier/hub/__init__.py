@@ -1,6 +1,6 @@
 """The WebSocket side: sessions, their index and fan-out; knows nothing of NATS."""
 
-from sprintboard_notifier.hub.fanout import SLOW_CLIENT, EventSource, Hub, SourceBounds
+from sprintboard_notifier.hub.fanout import SLOW_CLIENT, EventSource, HistoryGap, Hub
 from sprintboard_notifier.hub.frames import (
     HEARTBEAT,
     KEY_KINDS,
@@ -10,6 +10,7 @@ from sprintboard_notifier.hub.frames import (
     SubscriptionKey,
     batch_frames,
 )
+from sprintboard_notifier.hub.recent import RecentEvents
 from sprintboard_notifier.hub.session import Session
 
 __all__ = [
@@ -19,10 +20,11 @@ __all__ = [
     "Delivery",
     "EventSource",
     "Frame",
+    "HistoryGap",
     "Hub",
     "KeyKind",
+    "RecentEvents",
     "Session",
-    "SourceBounds",
     "SubscriptionKey",
     "batch_frames",
 ]

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from sprintboard_notifier.hub.batching import BatchFlusher
 from sprintboard_notifier.hub.frames import Delivery, Frame, SubscriptionKey
+from sprintboard_notifier.hub.recent import Kept, RecentEvents
 from sprintboard_notifier.hub.session import FULL, WRITTEN, Session
 from sprintboard_notifier.metrics import NotifierMetrics
 
@@ -20,22 +21,18 @@ log = logging.getLogger(__name__)
 SLOW_CLIENT = 4008
 
 
-@dataclass(frozen=True, slots=True)
-class SourceBounds:
-    """What the event store keeps right now."""
-
-    epoch: str
-    first_seq: int
+class HistoryGap(Exception):
+    """The stored events cannot be replayed whole (too old, another stream, a read that failed or stalled)."""
 
 
 class EventSource(Protocol):
-    """The stored events, as the hub needs them for a resume (implemented over JetStream in app wiring)."""
-
-    async def bounds(self) -> SourceBounds: ...
+    """The stored events beyond the hub's memory, for a resume (implemented over JetStream in app wiring)."""
 
     def replay(
         self, project_ids: frozenset[str] | None, from_seq: int, to_seq: int
-    ) -> AsyncGenerator[Delivery, None]: ...
+    ) -> AsyncGenerator[Delivery, None]:
+        """Every stored event with `from_seq <= seq <= to_seq`, in order, or `HistoryGap` part-way."""
+        ...
 
 
 @dataclass(slots=True)
@@ -76,6 +73,7 @@ class Hub:
         batch_window: float = 0.005,
         batch_max: int = 256,
         batch_bytes: int = 65536,
+        history_events: int = 10_000,
     ) -> None:
         self._source = source
         self._metrics = metrics
@@ -85,6 +83,7 @@ class Hub:
         self._tenants: dict[str, _TenantIndex] = {}
         self._sessions: dict[str, Session] = {}
         self._batches = BatchFlusher(metrics, batch_window, batch_max, batch_bytes)
+        self.recent = RecentEvents(history_events)
         self.epoch = ""
         self.cursor = 0
         self.ready = False
@@ -92,6 +91,9 @@ class Hub:
     def start(self, epoch: str, cursor: int) -> None:
         """The source is live from `cursor` on, in stream `epoch`."""
         recreated = self.ready and epoch != self.epoch
+        if epoch != self.epoch or cursor > self.cursor:
+            # Another stream, or a follower that starts past what we saw: the memory would have a hole.
+            self.recent.reset(cursor)
         # A restarted consumer on the same stream must not move the cursor back (that would re-send).
         self.cursor = max(self.cursor, cursor) if epoch == self.epoch else cursor
         self.epoch = epoch
@@ -108,10 +110,6 @@ class Hub:
 
     def __len__(self) -> int:
         return len(self._sessions)
-
-    def follows(self, tenant_id: str) -> bool:
-        """Whether any socket here is of this tenant (else an event of it only moves the cursor)."""
-        return tenant_id in self._tenants
 
     # -- membership -----------------------------------------------------------------------------------
 
@@ -176,6 +174,7 @@ class Hub:
         if d.seq <= self.cursor:
             return  # a redelivery after the consumer reset: already fanned out
         self.cursor = d.seq
+        kept = self.recent.append(d)
         index = self._tenants.get(d.tenant_id)
         if index is None:
             return
@@ -187,6 +186,7 @@ class Hub:
         if keyed is None and not index.everyone:
             return
         frame = Frame.event(d, self.epoch, live=True)
+        kept.text = frame.text
         now = time.monotonic()
         written = 0
         full: list[Session] = []
@@ -221,13 +221,17 @@ class Hub:
         try:
             if epoch != self.epoch:
                 return await self._resync(s)
-            bounds = await self._source.bounds()
-            if bounds.epoch != self.epoch or after_seq < bounds.first_seq - 1:
-                return await self._resync(s)
             s.claim(after_seq, keys)
             if after_seq < upto:
                 await self._replay(s, key, keys, after_seq, upto)
             return True
+        except HistoryGap as exc:
+            log.info(
+                "resume from seq %d cannot be replayed whole (%s); asking the client to resync",
+                after_seq,
+                exc,
+            )
+            return await self._resync(s)
         except Exception:
             log.exception("resume failed; asking the client to resync")
             return await self._resync(s)
@@ -242,21 +246,44 @@ class Hub:
         after_seq: int,
         upto: int,
     ) -> None:
-        projects = frozenset({key[1]}) if key is not None and key[0] == "project" else None
-        async with aclosing(self._source.replay(projects, after_seq + 1, upto)) as stored:
-            async for d in stored:
-                if s.closed:
-                    return
-                if d.tenant_id != s.tenant_id or not d.matches(keys) or s.already_sent(d):
-                    continue
-                r = await s.put(Frame.event(d, self.epoch, live=False), self._stall)
-                if r == FULL:
-                    self._overflow(s)
-                    return
-                if r == WRITTEN:
-                    self._metrics.frames_out.inc()
-                self._metrics.replayed.inc()
+        """The store up to the memory's floor (if the gap reaches below it), then the memory; or HistoryGap.
+
+        The memory's part is taken now, before any await, so events it drops meanwhile are still sent.
+        """
+        floor = self.recent.floor
+        recent = self.recent.since(s.tenant_id, max(after_seq, floor), upto)
+        if after_seq < floor:
+            projects = frozenset({key[1]}) if key is not None and key[0] == "project" else None
+            async with aclosing(self._source.replay(projects, after_seq + 1, min(floor, upto))) as stored:
+                async for d in stored:
+                    # The stream's subjects do not carry the tenant: this check is what keeps tenants apart.
+                    if d.tenant_id != s.tenant_id:
+                        continue
+                    if not await self._replay_one(s, keys, d, None):
+                        return
+        # The memory is indexed by tenant: `since` only ever returns this socket's tenant's events.
+        for k in recent:
+            if not await self._replay_one(s, keys, k.delivery, k):
+                return
         s.remember(after_seq, upto, keys)
+
+    async def _replay_one(
+        self, s: Session, keys: frozenset[SubscriptionKey] | None, d: Delivery, kept: Kept | None
+    ) -> bool:
+        """Send one replayed event unless filtered out or already sent; False when the socket is gone."""
+        if s.closed:
+            return False
+        if not d.matches(keys) or s.already_sent(d):
+            return True
+        frame = kept.frame(self.epoch) if kept is not None else Frame.event(d, self.epoch, live=False)
+        r = await s.put(frame, self._stall)
+        if r == FULL:
+            self._overflow(s)
+            return False
+        if r == WRITTEN:
+            self._metrics.frames_out.inc()
+        self._metrics.replayed.inc()
+        return True
 
     async def _resync(self, s: Session) -> bool:
         self._metrics.resyncs.inc()

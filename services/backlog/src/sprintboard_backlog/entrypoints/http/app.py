@@ -24,6 +24,7 @@ from sprintboard_backlog.entrypoints.http.context import (
     ServiceContext,
 )
 from sprintboard_backlog.entrypoints.http.errors import ERROR_RESPONSES, install_error_handlers
+from sprintboard_backlog.entrypoints.http.idempotency import sweep_hook
 from sprintboard_backlog.entrypoints.http.observability import RequestContextMiddleware, configure_logging
 from sprintboard_backlog.entrypoints.http.routes import auth, health, projects, sprints, stories, tasks, users
 from sprintboard_backlog.entrypoints.http.routes.asyncapi import router as asyncapi_router
@@ -63,10 +64,10 @@ def _verifier(settings: BacklogSettings) -> tuple[TokenVerifier, str | None]:
 
 def default_hooks(settings: BacklogSettings) -> list[LifespanHook]:
     """Hooks every deployment runs: the outbox relay, or (when it runs as its own process) its wake-up;
-    NATS readiness."""
+    NATS readiness; the sweep of expired idempotency keys."""
     from sprintboard_backlog.entrypoints.relay import relay_hook, remote_relay_hook
 
-    return [relay_hook if settings.relay_enabled else remote_relay_hook]
+    return [relay_hook if settings.relay_enabled else remote_relay_hook, sweep_hook]
 
 
 def create_app(settings: BacklogSettings | None = None, *, hooks: Sequence[LifespanHook] = ()) -> FastAPI:
@@ -85,7 +86,7 @@ def create_app(settings: BacklogSettings | None = None, *, hooks: Sequence[Lifes
             settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
         )
         verifier, dev_secret = _verifier(settings)
-        uow_factory = SqlUnitOfWorkFactory(engine)
+        uow_factory = SqlUnitOfWorkFactory(engine, idempotency_wait_seconds=settings.idempotency_wait_seconds)
         context = ServiceContext(
             settings=settings,
             engine=engine,
@@ -128,7 +129,7 @@ def create_app(settings: BacklogSettings | None = None, *, hooks: Sequence[Lifes
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID"],
+            expose_headers=["X-Request-ID", "Idempotent-Replayed"],
         )
     app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
     return app

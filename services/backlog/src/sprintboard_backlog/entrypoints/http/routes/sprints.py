@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
 
 from sprintboard_backlog.application import sprints
 from sprintboard_backlog.application.board import GroupBy, sprint_board
@@ -13,6 +14,7 @@ from sprintboard_backlog.domain.events import TaskStatus
 from sprintboard_backlog.domain.sprint import SprintStatus
 from sprintboard_backlog.entrypoints.http.board_schemas import BoardOut
 from sprintboard_backlog.entrypoints.http.dependencies import CurrentActor, Uow
+from sprintboard_backlog.entrypoints.http.idempotency import RunOnce
 from sprintboard_backlog.entrypoints.http.routes import API_PREFIX
 from sprintboard_backlog.entrypoints.http.schemas import (
     SprintCreated,
@@ -25,22 +27,21 @@ from sprintboard_backlog.entrypoints.http.schemas import (
 router = APIRouter(prefix=API_PREFIX, tags=["sprints"])
 
 
-@router.post("/projects/{project_id}/sprints", status_code=201)
-async def create_sprint(project_id: UUID, body: SprintIn, actor: CurrentActor, uow: Uow) -> SprintCreated:
-    sprint = await sprints.plan_sprint(
-        uow,
-        sprints.PlanSprint(
-            actor,
-            project_id,
-            body.name,
-            body.goal,
-            story_ids=body.stories,
-            capacity_points=body.capacity_points,
-            start_date=body.start_date,
-            end_date=body.end_date,
-        ),
+@router.post("/projects/{project_id}/sprints", status_code=201, response_model=SprintCreated)
+async def create_sprint(
+    project_id: UUID, body: SprintIn, actor: CurrentActor, uow: Uow, once: RunOnce
+) -> BaseModel | Response:
+    cmd = sprints.PlanSprint(
+        actor,
+        project_id,
+        body.name,
+        body.goal,
+        story_ids=body.stories,
+        capacity_points=body.capacity_points,
+        start_date=body.start_date,
+        end_date=body.end_date,
     )
-    return SprintCreated(sprint_id=sprint.id)
+    return await once(lambda: sprints.plan_sprint(uow, cmd), lambda s: SprintCreated(sprint_id=s.id))
 
 
 @router.get("/projects/{project_id}/sprints")

@@ -6,10 +6,12 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
 
 from sprintboard_backlog.application import stories
 from sprintboard_backlog.domain.story import StoryStatus
 from sprintboard_backlog.entrypoints.http.dependencies import CurrentActor, Uow
+from sprintboard_backlog.entrypoints.http.idempotency import RunOnce
 from sprintboard_backlog.entrypoints.http.routes import API_PREFIX
 from sprintboard_backlog.entrypoints.http.schemas import (
     CriterionIn,
@@ -25,20 +27,19 @@ from sprintboard_backlog.entrypoints.http.schemas import (
 router = APIRouter(prefix=API_PREFIX, tags=["stories"])
 
 
-@router.post("/projects/{project_id}/stories", status_code=201)
-async def create_story(project_id: UUID, body: StoryIn, actor: CurrentActor, uow: Uow) -> StoryCreated:
-    story = await stories.create_story(
-        uow,
-        stories.CreateStory(
-            actor,
-            project_id,
-            body.title,
-            description=body.description,
-            labels=body.labels,
-            story_points=body.story_points,
-        ),
+@router.post("/projects/{project_id}/stories", status_code=201, response_model=StoryCreated)
+async def create_story(
+    project_id: UUID, body: StoryIn, actor: CurrentActor, uow: Uow, once: RunOnce
+) -> BaseModel | Response:
+    cmd = stories.CreateStory(
+        actor,
+        project_id,
+        body.title,
+        description=body.description,
+        labels=body.labels,
+        story_points=body.story_points,
     )
-    return StoryCreated(story_id=story.id)
+    return await once(lambda: stories.create_story(uow, cmd), lambda s: StoryCreated(story_id=s.id))
 
 
 @router.get("/projects/{project_id}/stories")
@@ -92,7 +93,9 @@ async def list_criteria(story_id: UUID, actor: CurrentActor, uow: Uow) -> list[C
     return [CriterionOut.of(c) for c in story.acceptance_criteria]
 
 
-@router.post("/stories/{story_id}/acceptance-criteria", status_code=201)
-async def add_criterion(story_id: UUID, body: CriterionIn, actor: CurrentActor, uow: Uow) -> CriterionOut:
+@router.post("/stories/{story_id}/acceptance-criteria", status_code=201, response_model=CriterionOut)
+async def add_criterion(
+    story_id: UUID, body: CriterionIn, actor: CurrentActor, uow: Uow, once: RunOnce
+) -> BaseModel | Response:
     cmd = stories.AddAcceptanceCriterion(actor, story_id, body.given, body.when, body.then)
-    return CriterionOut.of(await stories.add_acceptance_criterion(uow, cmd))
+    return await once(lambda: stories.add_acceptance_criterion(uow, cmd), CriterionOut.of)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
 
 from sprintboard_backlog.application import tasks
 from sprintboard_backlog.domain.events import TaskStatus
+from sprintboard_backlog.domain.task import Task
 from sprintboard_backlog.entrypoints.http.dependencies import CurrentActor, Uow
+from sprintboard_backlog.entrypoints.http.idempotency import RunOnce
 from sprintboard_backlog.entrypoints.http.routes import API_PREFIX
 from sprintboard_backlog.entrypoints.http.schemas import (
     EstimateIn,
@@ -23,8 +27,10 @@ from sprintboard_backlog.entrypoints.http.schemas import (
 router = APIRouter(prefix=API_PREFIX, tags=["tasks"])
 
 
-@router.post("/stories/{story_id}/tasks", status_code=201)
-async def create_task(story_id: UUID, body: TaskIn, actor: CurrentActor, uow: Uow) -> TaskCreated:
+@router.post("/stories/{story_id}/tasks", status_code=201, response_model=TaskCreated)
+async def create_task(
+    story_id: UUID, body: TaskIn, actor: CurrentActor, uow: Uow, once: RunOnce
+) -> BaseModel | Response:
     cmd = tasks.CreateTask(
         actor,
         story_id,
@@ -33,7 +39,7 @@ async def create_task(story_id: UUID, body: TaskIn, actor: CurrentActor, uow: Uo
         description=body.description,
         estimated_hours=body.estimated_hours,
     )
-    return TaskCreated(task_id=(await tasks.create_task(uow, cmd)).id)
+    return await once(lambda: tasks.create_task(uow, cmd), lambda t: TaskCreated(task_id=t.id))
 
 
 @router.get("/stories/{story_id}/tasks")
@@ -80,22 +86,26 @@ async def release_task(task_id: UUID, actor: CurrentActor, uow: Uow) -> TaskActi
     return TaskActionOut(message="Task ownership released", task=TaskOut.of(task))
 
 
-@router.post("/tasks/{task_id}/work/start")
-async def start_work(task_id: UUID, actor: CurrentActor, uow: Uow) -> TaskActionOut:
-    task = await tasks.start_work(uow, tasks.StartWork(actor, task_id))
-    return TaskActionOut(message="Work started", task=TaskOut.of(task))
+def _action(message: str) -> Callable[[Task], TaskActionOut]:
+    return lambda task: TaskActionOut(message=message, task=TaskOut.of(task))
 
 
-@router.post("/tasks/{task_id}/work/pause")
-async def pause_work(task_id: UUID, actor: CurrentActor, uow: Uow) -> TaskActionOut:
-    task = await tasks.pause_work(uow, tasks.PauseWork(actor, task_id))
-    return TaskActionOut(message="Work paused", task=TaskOut.of(task))
+@router.post("/tasks/{task_id}/work/start", response_model=TaskActionOut)
+async def start_work(task_id: UUID, actor: CurrentActor, uow: Uow, once: RunOnce) -> BaseModel | Response:
+    cmd = tasks.StartWork(actor, task_id)
+    return await once(lambda: tasks.start_work(uow, cmd), _action("Work started"))
 
 
-@router.post("/tasks/{task_id}/work/complete")
-async def complete_work(task_id: UUID, actor: CurrentActor, uow: Uow) -> TaskActionOut:
-    task = await tasks.complete_work(uow, tasks.CompleteWork(actor, task_id))
-    return TaskActionOut(message="Task completed", task=TaskOut.of(task))
+@router.post("/tasks/{task_id}/work/pause", response_model=TaskActionOut)
+async def pause_work(task_id: UUID, actor: CurrentActor, uow: Uow, once: RunOnce) -> BaseModel | Response:
+    cmd = tasks.PauseWork(actor, task_id)
+    return await once(lambda: tasks.pause_work(uow, cmd), _action("Work paused"))
+
+
+@router.post("/tasks/{task_id}/work/complete", response_model=TaskActionOut)
+async def complete_work(task_id: UUID, actor: CurrentActor, uow: Uow, once: RunOnce) -> BaseModel | Response:
+    cmd = tasks.CompleteWork(actor, task_id)
+    return await once(lambda: tasks.complete_work(uow, cmd), _action("Task completed"))
 
 
 @router.patch("/tasks/{task_id}/status")

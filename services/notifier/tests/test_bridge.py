@@ -1,0 +1,30 @@
+"""The bridge between the stream and the hub: what it hands over decides what a resume can be served."""
+
+from __future__ import annotations
+
+import uuid
+
+from hub_kit import event_seqs
+from notifier_kit import SECRET, Board, make_event
+
+from sprintboard_contracts import events as contract
+from sprintboard_contracts.wire import decode_event
+from sprintboard_notifier.app import StreamBridge
+from sprintboard_notifier.metrics import NotifierMetrics
+from sprintboard_notifier.settings import NotifierSettings
+
+
+async def test_events_of_a_tenant_with_no_socket_here_are_still_kept_for_its_resumes() -> None:
+    # The storm case: a tenant's sockets were on an instance that died and resume here, where the tenant
+    # had no socket while its events went by. The memory must hold them, or the resume is silently short.
+    bridge = StreamBridge(NotifierSettings(jwt_secret=SECRET), NotifierMetrics())
+    hub = bridge.hub
+    hub.start("epoch-1", 0)
+    mine, other = Board(f"org-{uuid.uuid4()}"), Board(f"org-{uuid.uuid4()}")
+    hub.open(other.tenant_id, pending=False)  # this instance follows another tenant only
+    for seq in range(1, 11):
+        data = contract.event_to_json(make_event(mine if seq % 2 else other))
+        bridge._on_event(seq, "backlog.tasks.v1.x.ownership_taken", data, decode_event(data))
+    s = hub.open(mine.tenant_id, pending=False)
+    assert await hub.resume(s, None, 0, "epoch-1")
+    assert event_seqs(s) == [1, 3, 5, 7, 9]
