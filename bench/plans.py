@@ -43,6 +43,9 @@ class Plan:
     storm_rate: float = 1_000.0
     storm_before_seconds: float = 3.0
     storm_after_seconds: float = 3.0
+    # First event after connect (reference client): takes on one socket, then fresh sockets of one take.
+    first_takes: int = 30
+    first_fresh: int = 20
     client_workers: int = 2
     source_addresses: int = 16
     frame_bytes: int = 0  # baselines' event size; 0: as large as our notifier's event frames
@@ -72,6 +75,8 @@ QUICK = Plan(
     storm_rate=500.0,
     storm_before_seconds=2.0,
     storm_after_seconds=2.0,
+    first_takes=10,
+    first_fresh=10,
 )
 
 FULL = Plan(

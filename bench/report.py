@@ -7,6 +7,7 @@ from typing import Any
 from bench.report_shapes import (
     STORM_NOTE,
     TENANTS_NOTE,
+    first_event_rows,
     storm_details,
     storm_rows,
     tenant_details,
@@ -300,6 +301,7 @@ def markdown(results: dict[str, Any]) -> str:
         + _latency_rows(results)
         + tenant_rows(results)
         + storm_rows(results)
+        + first_event_rows(results)
         + _fanout_rows(results)
         + _connection_rows(results)
         + _write_rows(results)

@@ -138,3 +138,21 @@ STORM_NOTE = (
     "without being told (`resync_required` is counted apart: the board then reads the sprint again).",
     "A probe socket on the second notifier measures publish → read through the storm.",
 )
+
+
+def first_event_rows(results: dict[str, Any]) -> list[Row]:
+    r = results.get("first_event")
+    if not r:
+        return [("First event after connect (reference client)", "reported", "not run", "", "—")]
+    fresh, rest = r["fresh_sockets_first"], r["one_socket_rest"]
+    return [
+        (
+            f"First event after connect, reference client (`?token=`, no subscribe), {r['fresh']} sockets",
+            "reported (no target named)",
+            f"p50 {n(fresh['p50'], 1)} / p95 {n(fresh['p95'], 1)} / max {n(fresh['max'], 1)} ms "
+            f"(response headers → frame)",
+            f"a live socket's later takes p50 {n(rest['p50'], 1)} / p95 {n(rest['p95'], 1)} ms; "
+            f"its first {n(r['one_socket_first_ms'], 1)} ms; {r['negative_latencies']} below zero",
+            "—",
+        )
+    ]
