@@ -7,6 +7,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import psutil
+
 from bench.clients import ClientPool
 from bench.plans import Plan
 from bench.procs import Meter, quiet
@@ -26,10 +28,12 @@ async def step(
     meter = Meter(target.pid)
     await pool.reset()
     meter.start()
+    machine0 = psutil.cpu_times()
     t0 = time.time()
     sent = await target.send(events, rate)
     done = await pool.wait(events, timeout=max(2.0, 2 * seconds))
     server = meter.read()
+    machine = _busy_pct(machine0, psutil.cpu_times())
     if done["min_events"] < events:
         await pool.settle(limit=5 * seconds)
     lags, _, _ = await pool.samples()
@@ -52,6 +56,7 @@ async def step(
         "server_rss_mib": server["rss_mib"],
         "client_cpu_pct": pool.cpu(),
         "busiest_client_cpu_pct": pool.busiest_cpu(),
+        "machine_busy_pct": machine,  # every core, every process: 100 % x cores when full
         "sender_behind_ms": sent.get("behind_ms"),
         "sockets_open": done["open"],
         "sockets_closed": done["closed"],
@@ -99,18 +104,33 @@ async def ladder(
 
 RISE = 1.5
 CEILING = 8
-BUSY = 90.0  # % of one core: a process this busy during a short step may be what fell short
+BUSY = 90.0  # % of one core: a load client this busy during a short step may be what fell short
 
 
 def _limit(result: dict[str, Any]) -> str:
-    """What a short step ran into: the server's core, a load client's core, or neither (a starved machine)."""
+    """What a short step ran into: a load client's core (then the server's rate is not known); other
+    work on the machine (`starved`: neither the server nor the bench filled it, something else did); or
+    the server: it used its core, or the server and clients together filled the machine's cores (they
+    share them), or it fell short on an idle machine without using its core (a limit of its own)."""
     if result["sockets_closed"]:
         return "sockets closed"
-    if result["server_cpu_pct"] >= BUSY:
-        return "server"
     if result["busiest_client_cpu_pct"] >= BUSY:
         return "clients"
-    return "machine"
+    ours = result["server_cpu_pct"] + result["client_cpu_pct"]
+    full = BUSY * CORES
+    if result["server_cpu_pct"] < BUSY and ours < full and result["machine_busy_pct"] >= full:
+        return "starved"  # other work filled the machine: what the server can do is not known
+    return "server"
+
+
+CORES = psutil.cpu_count() or 1
+
+
+def _busy_pct(before: Any, after: Any) -> float:
+    """Machine-wide CPU in % of one core (all cores, all processes) between two `psutil.cpu_times()`."""
+    idle = (after.idle - before.idle) + (getattr(after, "iowait", 0.0) - getattr(before, "iowait", 0.0))
+    total = sum(after) - sum(before)
+    return round(100 * CORES * (1 - idle / total), 1) if total > 0 else 0.0
 
 
 def _short(result: dict[str, Any]) -> bool:

@@ -53,7 +53,7 @@ def _vs(name: str, ours: dict[str, Any] | None, base: dict[str, Any] | None) -> 
     if base is None:
         return None, f"{name} not run"
     if ours is None or not ours.get("saturated"):
-        return None, f"no ratio: ours not saturated ({_why_unsaturated(ours)})"
+        return None, f"no ratio: ours not saturated in every repeat ({_why_unsaturated(ours)})"
     if not base.get("saturated"):
         return None, f"no ratio: {name} not saturated ({_why_unsaturated(base)}, {_n(_sat(base))} ≥)"
     r = ratio(_sat(ours), _sat(base))
@@ -247,10 +247,16 @@ def _latency_rows(results: dict[str, Any]) -> list[Row]:
 
 
 FANOUT_NOTE = (
-    "Highest delivery rate reached on the rising-rate ladder (≥: the server kept up with every rate",
-    "offered), with the p99 delivery lag and the server's CPU at that step. Baselines: `floor` is a bare",
-    "uvloop protocol writing one pre-built frame per socket, `websockets` its `broadcast()`, `node-ws` a",
-    "minimal Node.js `ws` server; `floor-batch10` puts ten events in a frame.",
+    "A rising-rate ladder per server: each offered rate runs once (no second try); the ladder ends at",
+    "the first step that delivers < 85 % of what was offered or drops sockets, and rises past the plan's",
+    "rungs (x1.5, up to 8x the last) until one does. That step says what ran out: `clients` when a",
+    "load-client process used ≥ 90 % of a core (the server's own limit is then unknown), else `server`:",
+    "saturated. Ratios are given only between servers saturated in every repeat; figures are the median",
+    "[min, max] of the repeats. Lag runs from the event's `timestamp` to its arrival at a client: the",
+    "baselines stamp it inside the server, our notifier's publisher before JetStream (so that hop is in",
+    "it). Batched throughput is read at the highest rung delivered in full with p99 lag ≤ 50 ms.",
+    "Baselines: `floor` is a bare uvloop protocol writing one pre-built frame per socket, `websockets`",
+    "its `broadcast()`, `node-ws` a minimal Node.js `ws` server; `floor-batch10` puts ten events in a frame.",
 )
 INGEST_NOTE = (
     "One notifier of its own (`python -m sprintboard_notifier`, default settings) on its own NATS; valid",
