@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.report_fanout import fanout_rows
 from bench.report_shapes import (
     STORM_NOTE,
     TENANTS_NOTE,
@@ -24,7 +25,6 @@ from bench.tables import (
 from bench.tables import (
     n as _n,
 )
-from bench.tables import ranged as spread
 from bench.tables import (
     table as _table,
 )
@@ -37,67 +37,6 @@ Row = tuple[str, str, str, str, str]  # measurement, target, result, vs baseline
 
 def _status(ok: bool | None) -> str:
     return "—" if ok is None else ("met" if ok else "**missed**")
-
-
-def _sat(r: dict[str, Any] | None) -> float | None:
-    return None if r is None else r.get("saturation_per_s")
-
-
-def _why_unsaturated(r: dict[str, Any] | None) -> str:
-    limits = [limit or "kept up to the ceiling" for limit in (r or {}).get("limits", [])]
-    return "/".join(sorted(set(limits))) or "not run"
-
-
-def _vs(name: str, ours: dict[str, Any] | None, base: dict[str, Any] | None) -> tuple[float | None, str]:
-    """A ratio only between two saturated servers; otherwise why there is none."""
-    if base is None:
-        return None, f"{name} not run"
-    if ours is None or not ours.get("saturated"):
-        return None, f"no ratio: ours not saturated in every repeat ({_why_unsaturated(ours)})"
-    if not base.get("saturated"):
-        return None, f"no ratio: {name} not saturated ({_why_unsaturated(base)}, {_n(_sat(base))} ≥)"
-    r = ratio(_sat(ours), _sat(base))
-    return r, f"{_x(r)} {name} ({_n(_sat(base))})"
-
-
-def _fanout_rows(results: dict[str, Any]) -> list[Row]:
-    rows: list[Row] = []
-    for n, servers in results.get("fanout", {}).items():
-        floor, node, wsb = (servers.get(k) for k in ("floor", "node-ws", "websockets"))
-        ours, batched = servers.get("notifier"), servers.get("notifier-batched")
-        vs_floor, floor_text = _vs("floor", ours, floor)
-        vs_node, node_text = _vs("Node ws", ours, node)
-        _, wsb_text = _vs("websockets", ours, wsb)
-        ok = None if vs_floor is None else vs_floor >= 0.9 and (vs_node is None or vs_node > 1)
-        lower = "" if ours is None or ours.get("saturated") else " ≥ (not saturated)"
-        rows.append(
-            (
-                f"Fan-out, single-event frames, {int(n):,} sockets (deliveries/s)",
-                "≥ 0.9x floor (both saturated), ahead of Node ws",
-                spread((ours or {}).get("saturation_spread")) + lower,
-                f"{floor_text}; {node_text}; {wsb_text}",
-                _status(ok),
-            )
-        )
-        fit = (batched or {}).get("within_lag") or {}
-        per_s = (fit.get("per_s") or {}).get("median")
-        fb = servers.get("floor-batch10")
-        fb_fit = ((fb or {}).get("within_lag") or {}).get("per_s")
-        rows.append(
-            (
-                f"Fan-out, batched frames, {int(n):,} sockets "
-                "(events/s at the highest rung with p99 lag ≤ 50 ms)",
-                "≥ 1,000,000/s, p99 lag ≤ 50 ms",
-                f"{spread(fit.get('per_s'))}, p99 lag {spread(fit.get('lag_ms_p99'), 1)} ms"
-                if per_s is not None
-                else "no rung within 50 ms"
-                if batched
-                else "not run",
-                f"floor x10 batch {spread(fb_fit)} within 50 ms",
-                _status(None if batched is None else per_s is not None and per_s >= 1_000_000),
-            )
-        )
-    return rows
 
 
 def _connection_rows(results: dict[str, Any]) -> list[Row]:
@@ -308,7 +247,7 @@ def markdown(results: dict[str, Any]) -> str:
         + tenant_rows(results)
         + storm_rows(results)
         + first_event_rows(results)
-        + _fanout_rows(results)
+        + fanout_rows(results)
         + _connection_rows(results)
         + _write_rows(results)
     )
