@@ -29,7 +29,7 @@ log = logging.getLogger("bench")
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="small sizes, about 3 minutes")
+    p.add_argument("--quick", action="store_true", help="small sizes, about 5 minutes")
     p.add_argument(
         "--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}"
     )
