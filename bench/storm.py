@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from bench.events import EventFactory
+from bench.events import EventFactory, RoundRobin
 from bench.ingest import Bed
 from bench.machine import source_addresses
 from bench.procs import Child
@@ -27,31 +27,6 @@ from bench.tenants import sprints
 log = logging.getLogger("bench.storm")
 PROBE_RATE = 50.0  # probe events/s: enough samples in a storm of a few seconds
 SAMPLE_S = 0.2  # the second notifier's CPU window
-
-
-class Publisher:
-    """Events round-robin over the sprints at `rate`/s until stopped; the ids published per sprint."""
-
-    def __init__(self, js: Any, factories: list[EventFactory], rate: float) -> None:
-        self.js, self.factories, self.rate = js, factories, rate
-        self.published: dict[str, list[str]] = {}
-        self.stopped = asyncio.Event()
-
-    async def run(self, key: str | None = None) -> int:
-        loop = asyncio.get_running_loop()
-        start, i = loop.time(), 0
-        while not self.stopped.is_set():
-            due = start + i / self.rate
-            if due > loop.time():
-                await asyncio.sleep(due - loop.time())
-            index = i % len(self.factories)
-            f = self.factories[index]
-            event_id, body = f.build()
-            await self.js.publish_async(f.subject(), body, headers={"Nats-Msg-Id": event_id})
-            self.published.setdefault(key or str(index), []).append(event_id)
-            i += 1
-        await asyncio.wait_for(self.js.publish_async_completed(), 60)
-        return i
 
 
 async def sample(pid: int, until: asyncio.Event) -> dict[str, float]:
@@ -152,7 +127,7 @@ async def _storm(
         raise RuntimeError(f"{subscribed} of {len(every)} viewers subscribed on the first notifier")
     probe_viewer = [[tokens[probe.tenant_id], str(probe.sprint_id), -1]]
     await workers[0].call({"cmd": "connect", "url": second_url, "viewers": probe_viewer, "probe": True})
-    events, probes = Publisher(bed.js, factories, rate), Publisher(bed.js, [probe], PROBE_RATE)
+    events, probes = RoundRobin(bed.js, factories, rate), RoundRobin(bed.js, [probe], PROBE_RATE)
     done = asyncio.Event()
     assert second.proc is not None
     sampling = asyncio.create_task(sample(second.proc.pid, done))

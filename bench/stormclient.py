@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
-import sys
 import time
 from datetime import datetime
 from typing import Any
@@ -21,6 +20,7 @@ import orjson
 import uvloop
 
 from bench.machine import raise_open_files
+from bench.servers.control import answer_commands
 from bench.wsproto import ClientConnection, upgrade_request
 
 FIRST_DELAY_S, MAX_DELAY_S, JITTER = 1.0, 30.0, 0.5  # as the board's live.js
@@ -225,33 +225,21 @@ class StormClient:
 
 async def serve() -> None:
     client = StormClient()
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 27)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    out = sys.stdout.buffer
-    out.write(b'{"ready":true}\n')
-    out.flush()
-    while line := await reader.readline():
-        cmd = orjson.loads(line)
+
+    async def handle(cmd: dict[str, Any]) -> dict[str, Any]:
         name = cmd.get("cmd")
-        try:
-            if name == "connect":
-                reply = await client.connect(cmd)
-            elif name == "status":
-                reply = client.status()
-            elif name == "report":
-                reply = client.report(cmd)
-            elif name == "close":
-                reply = client.close()
-            elif name == "quit":
-                client.close()
-                break
-            else:
-                reply = {"error": f"unknown command {name!r}"}
-        except Exception as exc:
-            reply = {"error": repr(exc)}
-        out.write(orjson.dumps(reply) + b"\n")
-        out.flush()
+        if name == "connect":
+            return await client.connect(cmd)
+        if name == "status":
+            return client.status()
+        if name == "report":
+            return client.report(cmd)
+        if name == "close":
+            return client.close()
+        return {"error": f"unknown command {name!r}"}
+
+    await answer_commands({"ready": True}, handle)
+    client.close()
 
 
 def main() -> None:

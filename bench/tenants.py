@@ -8,14 +8,13 @@ of sampled sockets, the notifier's CPU and the deliveries/s the clients counted.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
 from typing import Any
 
 from bench.clients import ClientPool
-from bench.events import EventFactory
+from bench.events import EventFactory, RoundRobin
 from bench.ingest import Bed, socket_frames
 from bench.procs import Meter, quiet
 from bench.stats import summary
@@ -32,24 +31,6 @@ def sprints(tenant_count: int, per_tenant: int) -> list[EventFactory]:
     return out
 
 
-async def publish(js: Any, factories: list[EventFactory], events: int, rate: float) -> dict[str, Any]:
-    """`events` events round-robin over the sprints at `rate`/s, each built (timestamped) as it goes."""
-    loop = asyncio.get_running_loop()
-    start, behind = loop.time(), 0.0
-    for i in range(events):
-        due = start + i / rate
-        now = loop.time()
-        if due > now:
-            await asyncio.sleep(due - now)
-        else:
-            behind = max(behind, now - due)
-        f = factories[i % len(factories)]
-        event_id, body = f.build()
-        await js.publish_async(f.subject(), body, headers={"Nats-Msg-Id": event_id})
-    await asyncio.wait_for(js.publish_async_completed(), 60)
-    return {"seconds": loop.time() - start, "behind_ms": round(behind * 1000, 1)}
-
-
 async def at_rate(
     bed: Bed, pool: ClientPool, factories: list[EventFactory], rate: float, seconds: float, sampled: int
 ) -> dict[str, Any]:
@@ -60,11 +41,12 @@ async def at_rate(
     meter = Meter(bed.pid)
     meter.start()
     t0 = time.time()
-    sent = await publish(bed.js, factories, events, rate)
+    publisher = RoundRobin(bed.js, factories, rate)
+    seconds_sent = await publisher.run(count=events)
     done = await pool.wait(rounds, timeout=max(10.0, 2 * seconds))
     server = meter.read()
     lags, _, sampled_open = await pool.samples()
-    elapsed = max(sent["seconds"], (done["last_at"] or time.time()) - t0)
+    elapsed = max(seconds_sent, (done["last_at"] or time.time()) - t0)
     result = {
         "offered_events_per_s": rate,
         "events": events,
@@ -79,7 +61,7 @@ async def at_rate(
         "notifier_kernel_share": server["kernel_share"],
         "notifier_rss_mib": server["rss_mib"],
         "busiest_client_cpu_pct": pool.busiest_cpu(),
-        "publisher_behind_ms": sent["behind_ms"],
+        "publisher_behind_ms": round(publisher.behind * 1000, 1),
         "sockets_open": done["open"],
         "sockets_closed": done["closed"],
     }
