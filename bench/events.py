@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -149,6 +150,7 @@ class RoundRobin:
         self.published: dict[str, list[str]] = {}
         self.stopped = asyncio.Event()
         self.behind = 0.0  # the most the pacing fell behind, s
+        self.sent_at: dict[str, float] = {}  # event id -> wall time it was built
 
     async def run(self, key: str | None = None, count: int | None = None) -> float:
         """Seconds from the first publish until every event is acked."""
@@ -166,6 +168,7 @@ class RoundRobin:
             event_id, body = f.build()
             await self.js.publish_async(f.subject(), body, headers={"Nats-Msg-Id": event_id})
             self.published.setdefault(key or str(index), []).append(event_id)
+            self.sent_at[event_id] = time.time()
             i += 1
         await asyncio.wait_for(self.js.publish_async_completed(), 60)
         return loop.time() - start

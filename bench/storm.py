@@ -27,6 +27,7 @@ from bench.tenants import sprints
 log = logging.getLogger("bench.storm")
 PROBE_RATE = 50.0  # probe events/s: enough samples in a storm of a few seconds
 SAMPLE_S = 0.2  # the second notifier's CPU window
+QUIET_S, SETTLE_LIMIT_S = 3.0, 120.0  # after the last publish: quiet this long ends the wait
 
 
 async def sample(pid: int, until: asyncio.Event) -> dict[str, float]:
@@ -147,13 +148,28 @@ async def _storm(
     events.stopped.set()
     probes.stopped.set()
     await asyncio.gather(*publishing)
-    await asyncio.sleep(2.0)  # the last events reach the sockets
+    # `subscribed` comes before a resume's replay, so replays (from memory, or read from the stream a
+    # few at a time) may still be on their way: wait until no viewer receives anything for QUIET_S.
+    stopped_at = time.monotonic()
+    received, changed = -1, stopped_at
+    while time.monotonic() - stopped_at < SETTLE_LIMIT_S:
+        total = sum(s["events"] for s in await _all(workers, [{"cmd": "status"}] * n))
+        if total != received:
+            received, changed = total, time.monotonic()
+        elif time.monotonic() - changed >= QUIET_S:
+            break
+        await asyncio.sleep(0.25)
     done.set()
     peaks = await sampling
-    expected = {**events.published, **probes.published}
+    sent_at = {**events.sent_at, **probes.sent_at}
+    expected = {
+        k: [(i, sent_at[i]) for i in ids] for k, ids in {**events.published, **probes.published}.items()
+    }
     reports = await _all(workers, [{"cmd": "report", "expected": expected}] * n)
     await _all(workers, [{"cmd": "close"}] * n)
     resumed = [t - killed_at for r in reports for t in r["resume_at"]]
+    # When the lost events were built, from the kill: at the kill, during the storm, or at the end.
+    lost_at = [events.sent_at[i] - killed_at for r in reports for i in r["lost_ids"] if i in events.sent_at]
     lags = [tuple(x) for r in reports for x in r["probe_lags"]]
     last_resume = killed_at + max(resumed, default=0.0)
     result = {
@@ -169,6 +185,14 @@ async def _storm(
         "resume_s": {"p50": _r(percentile(resumed, 50)), "p99": _r(percentile(resumed, 99))},
         "lost": sum(r["lost"] for r in reports),
         "viewers_with_losses": sum(r["viewers_with_losses"] for r in reports),
+        "lost_built_s_after_kill": summary(lost_at),
+        "lost_by_phase": {
+            k: sum(r["lost_by_phase"][k] for r in reports)
+            for k in ("before_drop", "while_away", "after_resume")
+        },
+        "published_until_s_after_kill": round(max(events.sent_at.values()) - killed_at, 2),
+        # From the last publish until the viewers stopped receiving (replays and backlog delivered).
+        "delivered_s_after_last_publish": round(changed - stopped_at, 2),
         "duplicated": sum(r["duplicated"] for r in reports),
         "resyncs": sum(r["resyncs"] for r in reports),
         "missed_after_resync": sum(r["missed_after_resync"] for r in reports),

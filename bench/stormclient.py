@@ -184,23 +184,35 @@ class StormClient:
 
     def report(self, cmd: dict[str, Any]) -> dict[str, Any]:
         """Lost and duplicated per viewer against what was published to its sprint, resume times."""
-        expected: dict[str, list[str]] = cmd["expected"]  # sprint index -> event ids published
+        # sprint index -> [event id, wall time built] of every event published to it
+        expected: dict[str, list[tuple[str, float]]] = cmd["expected"]
         lost = duplicated = lossy = after_resync = 0
+        lost_ids: list[str] = []
+        # The lost, by when they were built against the viewer's own drop and resume.
+        phases = {"before_drop": 0, "while_away": 0, "after_resume": 0}
         for v in self.viewers:
-            want = set(expected.get(str(v.sprint_index), []))
+            sent = dict(expected.get(str(v.sprint_index), []))
             got = set(v.ids)
-            missing = len(want - got)
+            missing = set(sent) - got
             # After `resync_required` the board reads the sprint over HTTP: a gap it was told of is not
             # lost silently, so it is counted apart.
             if v.resyncs:
-                after_resync += missing
+                after_resync += len(missing)
             else:
-                lost += missing
+                lost += len(missing)
                 lossy += bool(missing)
+                for i in missing:
+                    t = sent[i]
+                    at = "before_drop" if not v.lost_at or t < v.lost_at else "while_away"
+                    phases["after_resume" if v.resumed_at and t >= v.resumed_at else at] += 1
+                if missing and len(lost_ids) < 5000:
+                    lost_ids += list(missing)[:20]
             duplicated += len(v.ids) - len(got)
         dropped = [v for v in self.viewers if v.lost_at]
         return {
             "lost": lost,
+            "lost_ids": lost_ids,  # a sample, to place the losses in time
+            "lost_by_phase": phases,
             "viewers_with_losses": lossy,
             "missed_after_resync": after_resync,
             "duplicated": duplicated,
