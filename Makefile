@@ -6,12 +6,12 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help uv sync browser up test test-containers lint check pytest fmt bench bench-quick screenshots clean
+.PHONY: help uv sync browser docker up test test-containers lint check pytest fmt bench bench-quick screenshots clean
 
 help:
 	@echo "make up          run PostgreSQL, NATS, backlog and notifier (embedded unless URLs are given)"
-	@echo "make test        install what is missing, lint, type-check and run every test"
-	@echo "make test-containers  the container suites: a Docker engine, the images, compose up (containers/)"
+	@echo "make test        install what is missing, lint, type-check and run every test (make test-containers too)"
+	@echo "make pytest      every test but the container suites; make test-containers: those alone (containers/)"
 	@echo "make lint        ruff, mypy and import-linter only"
 	@echo "make screenshots retake the README's board screenshots in Chromium"
 	@echo "make bench       full benchmarks (~30 min, writes docs/benchmarks.md); make bench-quick: ~5 min"
@@ -22,11 +22,16 @@ uv:
 sync: uv
 	@$(UV) sync --locked --all-packages --quiet
 
-# The browser tests drive Debian's Chromium (playwright cannot download its own build here).
+# The browser tests drive Debian's Chromium (playwright cannot download its own build here); the container
+# suites need a Docker engine and debootstrap (for the stand-in images). Each is installed when missing.
+APT_INSTALL = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); fi
+
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+	@command -v chromium >/dev/null 2>&1 || { $(call APT_INSTALL,chromium); }
+
+docker:
+	@{ command -v dockerd >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1; } || { $(call APT_INSTALL,docker.io debootstrap); }
 
 up: sync
 	@$(RUN) python -m sprintboard_devstack.up
@@ -44,12 +49,12 @@ pytest: sync browser
 # The system suites against the images built from the Dockerfiles (testcontainers) and the compose smoke
 # tests: starts a Docker engine when none answers; stand-ins for images no registry can give
 # (containers/standins.sh prints the compose variables naming them).
-test-containers: sync
+test-containers: sync docker
 	@containers/engine.sh
 	@images=$$(containers/standins.sh) && set -a && eval "$$images" && set +a && \
 	  SPRINTBOARD_E2E_MODE=containers $(RUN) pytest -m "" tests-e2e/tests/system tests-e2e/tests/containers $(PYTEST_ARGS)
 
-test: lint pytest
+test: lint pytest test-containers
 
 fmt: sync
 	$(RUN) ruff format .

@@ -11,9 +11,6 @@ base_packages=python3,python3-venv,ca-certificates
 
 log() { echo "standins: $*" >&2; }
 
-# A tag from the recipe's content: a changed recipe builds anew, an unchanged one is reused.
-content_hash() { cat "$@" | sha256sum | cut -c1-12; }
-
 exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
 # auto: the upstream image when the engine has it or can pull it.
@@ -25,18 +22,30 @@ upstream_usable() {
   exists "$1" || docker pull --quiet "$1" >/dev/null 2>&1
 }
 
-# The binary the uv wheel installs (`command -v uv` may be a pyenv shim, a script).
+# The binary the uv wheel installed: the first candidate that is an executable (ELF), not a script such
+# as a pyenv shim.
 uv_binary() {
-  python3 -c 'import uv; print(uv.find_uv_bin())' 2>/dev/null || command -v uv
+  local candidate
+  for candidate in \
+    "$(python3 -c 'import uv; print(uv.find_uv_bin())' 2>/dev/null)" \
+    "$(pyenv which uv 2>/dev/null)" \
+    "$(command -v uv)"; do
+    if [ -n "$candidate" ] && [ "$(head -c 4 "$candidate" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]; then
+      echo "$candidate"
+      return
+    fi
+  done
+  echo "standins: no uv binary found (install the uv wheel: python3 -m pip install uv)" >&2
+  exit 1
 }
 
 # Debian bookworm's Python 3.11 as the python image: debootstrap, then `docker import`.
 python_base() {
   local ca=${SSL_CERT_FILE:-}
-  local inputs=("$here/standins.sh")
-  [ -n "$ca" ] && inputs+=("$ca")
   local tag
-  tag="sprintboard-standin/python:$(echo "$base_packages" | cat - "${inputs[@]}" | sha256sum | cut -c1-12)"
+  # The recipe is this function itself, its packages and the CA bundle it copies in.
+  tag="sprintboard-standin/python:$({ declare -f python_base; echo "$base_packages"; [ -z "$ca" ] || cat "$ca"; } \
+    | sha256sum | cut -c1-12)"
   if ! exists "$tag"; then
     local root
     root=$(mktemp -d)
@@ -57,7 +66,8 @@ python_base() {
   echo "$tag"
 }
 
-# A stand-in built from standins/NAME/ (plus extra files copied into its context) on the base image.
+# A stand-in built from standins/NAME/ (plus extra files copied into its context) on the base image, tagged
+# by a hash of all of them: a changed recipe builds anew, an unchanged one is reused.
 built() {
   local name=$1 base=$2
   shift 2

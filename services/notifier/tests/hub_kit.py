@@ -16,7 +16,13 @@ SPRINT, OTHER_SPRINT = "s-1", "s-2"
 
 def delivery(seq: int, tenant: str = T1, sprint: str | None = SPRINT, story: str = "story-1") -> Delivery:
     return Delivery(
-        seq, tenant, "p-1", sprint, story, 0.0, {"type": "ownership_taken", "event_id": f"e{seq}"}
+        seq,
+        tenant,
+        "p-1",
+        sprint,
+        story,
+        "1970-01-01T00:00:00Z",
+        {"type": "ownership_taken", "event_id": f"e{seq}"},
     )
 
 

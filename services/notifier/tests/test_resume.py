@@ -146,21 +146,21 @@ async def test_a_resume_gets_exactly_its_own_tenants_events(
     async with publisher(nats_url) as pub:
         await ensure_stream(pub.js)
         before = await pub.publish(make_event(mine))
-        missed = []
-        if path == "stored":
+        missed: list[str] = []
+
+        async def interleave() -> None:
             for i in range(40):
                 event = make_event(mine if i % 2 else theirs, story=mine.stories[i % 3])
                 await pub.publish(event)
                 if i % 2:
                     missed.append(str(event.event_id))
+
+        if path == "stored":
+            await interleave()
         async with run_notifier(nats_url) as notifier:
             epoch = notifier.hub.epoch
             if path == "recent":
-                for i in range(40):
-                    event = make_event(mine if i % 2 else theirs, story=mine.stories[i % 3])
-                    await pub.publish(event)
-                    if i % 2:
-                        missed.append(str(event.event_id))
+                await interleave()
                 while notifier.hub.cursor < before + 40:
                     await asyncio.sleep(0.01)
             async with client(notifier, token(tenant), auth="frame") as c:
@@ -169,4 +169,6 @@ async def test_a_resume_gets_exactly_its_own_tenants_events(
                 got = await c.events(len(missed))
                 assert [e["event_id"] for e in got] == missed
                 assert {e["tenant_id"] for e in got} == {tenant}
+                stream_reads = notifier.app.state.bridge.history.reads
+                assert (stream_reads > 0) == (path == "stored")
                 assert await c.quiet(0.3) == []

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from sprintboard_contracts.subjects import STREAM_NAME, filter_for_project
 from sprintboard_contracts.tokens import TokenVerifier
-from sprintboard_contracts.wire import AnyWireEvent, timestamp_of
+from sprintboard_contracts.wire import AnyWireEvent
 from sprintboard_notifier.asyncapi import router as asyncapi_router
 from sprintboard_notifier.consumer import TaskStreamConsumer
 from sprintboard_notifier.gateway import Gateway
@@ -48,7 +48,7 @@ def to_delivery(seq: int, data: bytes, event: AnyWireEvent) -> Delivery:
         event.project_id.lower(),
         sprint.lower() if sprint is not None else None,
         event.story_id.lower(),
-        timestamp_of(event),
+        event.timestamp,
         data,
     )
 

@@ -202,7 +202,8 @@ class Hub:
             # Counted per event, not per socket.
             self._metrics.frames_out.inc(written)
             frame.observed = True
-            self._metrics.lag.observe(max(0.0, time.time() - d.timestamp))
+            if frame.timestamp is not None:  # a live frame always has one: `stamp` is parsed once
+                self._metrics.lag.observe(max(0.0, time.time() - frame.timestamp))
         for s in full:
             self._overflow(s)
 
