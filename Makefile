@@ -14,7 +14,7 @@ help:
 	@echo "make pytest      every test but the container suites; make test-containers: those alone (containers/)"
 	@echo "make lint        ruff, mypy and import-linter only"
 	@echo "make screenshots retake the README's board screenshots in Chromium"
-	@echo "make bench       full benchmarks (writes docs/benchmarks.md); make bench-quick: ~3 min"
+	@echo "make bench       full benchmarks (~30 min, writes docs/benchmarks.md); make bench-quick: ~5 min"
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv

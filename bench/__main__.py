@@ -29,7 +29,7 @@ log = logging.getLogger("bench")
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="small sizes, about 3 minutes")
+    p.add_argument("--quick", action="store_true", help="small sizes, about 5 minutes")
     p.add_argument(
         "--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}"
     )
@@ -58,7 +58,8 @@ def _stack(enabled: bool, errors: dict[str, str]) -> Any:
             "NOTIFIER_LOG_LEVEL": "warning",
         }
         # As `make up` runs it: the relay in its own process, woken by the API's NOTIFY.
-        context = running_stack(notifiers=1, extra_env=env, relay_process=True)
+        # Durable: fsync, synchronous_commit and full_page_writes on, so a write is paid as in production.
+        context = running_stack(notifiers=1, extra_env=env, relay_process=True, durable_database=True)
         stack = context.__enter__()
     except Exception as exc:
         errors["stack"] = f"{type(exc).__name__}: {exc}"[:800]

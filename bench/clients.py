@@ -71,10 +71,11 @@ class ClientPool:
             "seconds": max(r["seconds"] for r in replies),
         }
 
-    async def reset(self, sample_limit: int = 20000) -> None:
+    async def reset(self, sample_limit: int = 20000, sample_sockets: int | None = None) -> None:
         """Zero the counters and start sampling about `sample_sockets` sockets spread over all processes."""
         per_worker = max(1, self.count // max(1, len(self.workers)))
-        every = max(1, per_worker // max(1, self.sample_sockets // len(self.workers)))
+        sampled = sample_sockets or self.sample_sockets
+        every = max(1, per_worker // max(1, sampled // len(self.workers)))
         await self._all(
             [{"cmd": "reset", "sample_every": every, "sample_limit": sample_limit}] * len(self.workers)
         )
@@ -128,6 +129,10 @@ class ClientPool:
     def cpu(self) -> float:
         """Client processes' CPU since the last reset, in % of one core (to spot a client bottleneck)."""
         return round(sum(m.read()["cpu_pct"] for m in self.meters), 1)
+
+    def busiest_cpu(self) -> float:
+        """The busiest client process's CPU since the last reset, in % of one core (each has one loop)."""
+        return max((m.read()["cpu_pct"] for m in self.meters), default=0.0)
 
     async def close(self) -> None:
         """Drop every socket, keep the processes for the next server."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -138,3 +139,36 @@ class JetStreamPublisher:
         if self._nc is not None:
             await self._nc.close()
             self._nc = None
+
+
+class RoundRobin:
+    """Events round-robin over factories (sprints) at `rate`/s, each built (timestamped) as it goes, until
+    `count` are sent or `stopped` is set; the event ids published per factory index."""
+
+    def __init__(self, js: Any, factories: list[EventFactory], rate: float) -> None:
+        self.js, self.factories, self.rate = js, factories, rate
+        self.published: dict[str, list[str]] = {}
+        self.stopped = asyncio.Event()
+        self.behind = 0.0  # the most the pacing fell behind, s
+        self.sent_at: dict[str, float] = {}  # event id -> wall time it was built
+
+    async def run(self, key: str | None = None, count: int | None = None) -> float:
+        """Seconds from the first publish until every event is acked."""
+        loop = asyncio.get_running_loop()
+        start, i = loop.time(), 0
+        while not self.stopped.is_set() and (count is None or i < count):
+            due = start + i / self.rate
+            now = loop.time()
+            if due > now:
+                await asyncio.sleep(due - now)
+            else:
+                self.behind = max(self.behind, now - due)
+            index = i % len(self.factories)
+            f = self.factories[index]
+            event_id, body = f.build()
+            await self.js.publish_async(f.subject(), body, headers={"Nats-Msg-Id": event_id})
+            self.published.setdefault(key or str(index), []).append(event_id)
+            self.sent_at[event_id] = time.time()
+            i += 1
+        await asyncio.wait_for(self.js.publish_async_completed(), 60)
+        return loop.time() - start

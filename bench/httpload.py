@@ -25,6 +25,9 @@ class HttpConnection:
         self.local_addr = local_addr
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        # Wall-clock time the last response's headers arrived: end-to-end latency runs from here, the
+        # moment a browser's fetch() resolves, not from when the body has been read and parsed.
+        self.headers_at = 0.0
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self._reader is None or self._writer is None or self._writer.is_closing():
@@ -56,6 +59,7 @@ class HttpConnection:
 
     async def _response(self, reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
         raw = await reader.readuntil(b"\r\n\r\n")
+        self.headers_at = time.time()
         lines = raw.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])
         headers = {

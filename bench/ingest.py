@@ -75,8 +75,12 @@ class Bed:
             NOTIFIER_PORT=str(port),
             NOTIFIER_INSTANCE_ID="ingest-bench",
         )
-        logs = Path(tempfile.mkdtemp(prefix="sprintboard-ingest-"))
-        self.notifier = ServiceProcess("sprintboard_notifier", "127.0.0.1", port, env, logs / "notifier.log")
+        self.logs = Path(tempfile.mkdtemp(prefix="sprintboard-ingest-"))
+        self.env = env
+        self.notifier = ServiceProcess(
+            "sprintboard_notifier", "127.0.0.1", port, env, self.logs / "notifier.log"
+        )
+        self.others: list[Any] = []
         self.nc: Any = None
         self.js: Any = None
 
@@ -90,6 +94,19 @@ class Bed:
         self.js = self.nc.jetstream(publish_async_max_pending=PUBLISH_PENDING)
         await ensure_stream(self.js)
         await asyncio.to_thread(self.notifier.start)
+
+    async def add_notifier(self, instance_id: str) -> Any:
+        """Another notifier on the same NATS (its own port and instance id), started; stopped with the bed."""
+        from sprintboard_devstack.servers import free_port
+        from sprintboard_devstack.stack import ServiceProcess
+
+        port = free_port()
+        env = {**self.env, "NOTIFIER_PORT": str(port), "NOTIFIER_INSTANCE_ID": instance_id}
+        log_file = self.logs / f"{instance_id}.log"
+        other = ServiceProcess("sprintboard_notifier", "127.0.0.1", port, env, log_file)
+        self.others.append(other)
+        await asyncio.to_thread(other.start)
+        return other
 
     @property
     def pid(self) -> int:
@@ -108,7 +125,8 @@ class Bed:
     async def stop(self) -> None:
         if self.nc is not None:
             await self.nc.close()
-        await asyncio.to_thread(self.notifier.stop)
+        for service in [self.notifier, *self.others]:
+            await asyncio.to_thread(service.stop)
         await asyncio.to_thread(self.nats.cleanup)
 
 

@@ -27,7 +27,7 @@ class Record:
     failures: dict[str, int] = field(default_factory=dict)
     responded: dict[str, float] = field(
         default_factory=dict
-    )  # "task_id:version" -> wall time of the response
+    )  # "task_id:version" -> wall time the response's headers arrived
 
     def ok(self, kind: str, seconds: float) -> None:
         self.latencies.setdefault(kind, []).append(seconds * 1000)
@@ -71,7 +71,7 @@ async def http_cycles(
             record.ok(kind, seconds)
             version = _version(data)
             if version is not None:
-                record.responded[f"{task_id}:{version}"] = time.time()
+                record.responded[f"{task_id}:{version}"] = conn.headers_at
 
 
 async def _recover(conn: HttpConnection, task_id: str) -> None:

@@ -32,6 +32,20 @@ class Plan:
         ("10k non-matching sockets", 10_000, False),
         ("+1 matching socket per tenant", 1_000, True),
     )
+    # Many tenants: tenants x sprints per tenant x viewers per sprint, events/s spread over every sprint.
+    tenants: int = 100
+    tenant_sprints: int = 10
+    tenant_viewers: int = 10
+    tenant_rates: tuple[float, ...] = (1_000.0, 2_000.0)
+    tenant_seconds: float = 10.0
+    # Reconnect storm: viewers = storm_tenants x tenant_sprints x tenant_viewers on the notifier killed.
+    storm_tenants: int = 100
+    storm_rate: float = 1_000.0
+    storm_before_seconds: float = 3.0
+    storm_after_seconds: float = 3.0
+    # First event after connect (reference client): takes on one socket, then fresh sockets of one take.
+    first_takes: int = 30
+    first_fresh: int = 20
     client_workers: int = 2
     source_addresses: int = 16
     frame_bytes: int = 0  # baselines' event size; 0: as large as our notifier's event frames
@@ -55,6 +69,14 @@ QUICK = Plan(
     e2e_loaded_sockets=1_000,
     e2e_seconds=2.0,
     settle_seconds=4.0,
+    tenants=20,
+    tenant_seconds=3.0,
+    storm_tenants=10,
+    storm_rate=500.0,
+    storm_before_seconds=2.0,
+    storm_after_seconds=2.0,
+    first_takes=10,
+    first_fresh=10,
 )
 
 FULL = Plan(

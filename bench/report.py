@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.report_fanout import fanout_rows
+from bench.report_shapes import (
+    STORM_NOTE,
+    TENANTS_NOTE,
+    first_event_rows,
+    storm_details,
+    storm_rows,
+    tenant_details,
+    tenant_rows,
+)
 from bench.stats import ratio
 from bench.tables import (
     connection_details,
@@ -29,53 +39,17 @@ def _status(ok: bool | None) -> str:
     return "—" if ok is None else ("met" if ok else "**missed**")
 
 
-def _sat(r: dict[str, Any] | None) -> float | None:
-    return None if r is None else r.get("saturation_per_s")
-
-
-def _fanout_rows(results: dict[str, Any]) -> list[Row]:
-    rows: list[Row] = []
-    for n, servers in results.get("fanout", {}).items():
-        floor, node, wsb = (_sat(servers.get(k)) for k in ("floor", "node-ws", "websockets"))
-        ours, batched = _sat(servers.get("notifier")), _sat(servers.get("notifier-batched"))
-        ok = None if ours is None or floor is None else ours >= 0.85 * floor and (node is None or ours > node)
-        lower = "" if (servers.get("notifier") or {}).get("saturated", True) else " (not saturated)"
-        rows.append(
-            (
-                f"Fan-out, single-event frames, {int(n):,} sockets (deliveries/s)",
-                "≥ 0.85x floor, ahead of Node ws",
-                _n(ours) + lower,
-                f"{_x(ratio(ours, floor))} floor ({_n(floor)}), "
-                f"{_x(ratio(ours, node))} Node ws ({_n(node)}), "
-                f"{_x(ratio(ours, wsb))} websockets ({_n(wsb)})",
-                _status(ok),
-            )
-        )
-        fb = _sat(servers.get("floor-batch10"))
-        rows.append(
-            (
-                f"Fan-out, batched frames, {int(n):,} sockets (events/s)",
-                "≥ 500,000/s",
-                _n(batched),
-                f"{_x(ratio(batched, floor))} single-frame floor, "
-                f"{_x(ratio(batched, fb))} floor x10 batch ({_n(fb)})",
-                _status(None if batched is None else batched >= 500_000),
-            )
-        )
-    return rows
-
-
 def _connection_rows(results: dict[str, Any]) -> list[Row]:
     conns = results.get("connections", {})
     ours = conns.get("notifier")
     if ours is None:
-        return [("Idle sockets in one notifier process", "15,000 at ≤ 12 KiB each", "not run", "", "—")]
+        return [("Idle sockets in one notifier process", "15,000 at ≤ 8 KiB each", "not run", "", "—")]
     others = ", ".join(f"{k} {_n(v['kib_per_socket'], 1)} KiB" for k, v in conns.items() if k != "notifier")
-    ok = ours["held"] >= 15_000 and ours["kib_per_socket"] <= 12
+    ok = ours["held"] >= 15_000 and ours["kib_per_socket"] <= 8
     return [
         (
             "Idle sockets in one notifier process",
-            "15,000 at ≤ 12 KiB each",
+            "15,000 at ≤ 8 KiB each",
             f"{ours['held']:,} of {ours['attempted']:,} held, {_n(ours['kib_per_socket'], 1)} KiB/socket",
             others,
             _status(ok),
@@ -115,6 +89,14 @@ def _ingest_rows(results: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _durable(w: dict[str, Any]) -> str:
+    db = w.get("database") or {}
+    if not db:
+        return "durability not recorded"
+    on = all(v == "on" for v in db.values())
+    return ("durable: " if on else "**not durable**: ") + ", ".join(f"{k}={v}" for k, v in db.items())
+
+
 def _write_rows(results: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
     for c, w in results.get("writes", {}).items():
@@ -122,7 +104,7 @@ def _write_rows(results: dict[str, Any]) -> list[Row]:
         ok = http["per_s"] >= 1000 and (http["p95_ms"] or 1e9) <= 25 and (w["ratio_vs_sql"] or 0) >= 0.5
         rows.append(
             (
-                f"Mutations through HTTP, {c} connections",
+                f"Mutations through HTTP, {c} connections ({_durable(w)})",
                 "≥ 1,000/s, p95 ≤ 25 ms, ≥ 0.5x raw SQL",
                 f"{_n(http['per_s'])}/s, p95 {_n(http['p95_ms'], 1)} ms",
                 f"{_x(w['ratio_vs_sql'])} SQL ({_n(sql['per_s'])}/s, p95 {_n(sql['p95_ms'], 1)} ms)",
@@ -130,26 +112,30 @@ def _write_rows(results: dict[str, Any]) -> list[Row]:
             )
         )
         relay = w["relay"]
-        drained = relay["drain_seconds_after"]  # 0.0 (nothing left to drain) is the best case, not "unknown"
-        keeps = relay["relayed_per_s"] >= 0.95 * http["per_s"] and drained is not None and drained < 1
         lag = relay.get("notifier_lag_ms_p99")
         rows.append(
             (
-                f"Notifier delivery lag at that write rate, {c} connections",
+                f"Mutation → notifier's socket write at the HTTP write rate, {c} connections",
                 "p99 < 50 ms",
-                f"p99 {_n(lag, 1)} ms (`notifier_delivery_lag_seconds`, one socket on the sprint)",
-                # The lag runs from the commit's timestamp, so it holds the relay's commit → ack too.
-                f"relay commit → ack p99 {_n(relay['rows_ms']['p99'], 1)} ms of it",
+                f"p99 {_n(lag, 1)} ms (`notifier_delivery_lag_seconds`: event timestamp → frame written)",
+                # The event's timestamp is the mutation's, so the span holds the relay's insert → ack too.
+                f"of it outbox insert → ack p99 {_n(relay['rows_ms']['p99'], 1)} ms",
                 _status(None if lag is None else lag < 50),
             )
         )
+        at_db = w.get("relay_at_sql_rate")
+        if at_db is None:
+            continue
+        drained = at_db["drain_seconds_after"]  # 0.0 (nothing left to drain) is the best case
+        keeps = at_db["relayed_per_s"] >= 0.95 * sql["per_s"] and drained is not None and drained < 1
         rows.append(
             (
-                f"Relay at that write rate, {c} connections",
-                "keeps up",
-                f"{_n(relay['relayed_per_s'])}/s relayed, p99 {_n(relay['rows_ms']['p99'], 1)} ms, "
-                f"drained {relay['drain_seconds_after']} s after",
-                f"{_x(ratio(relay['relayed_per_s'], http['per_s']))} write rate",
+                f"Relay at the database's own rate (raw SQL writers), {c} connections",
+                "keeps up (≥ 0.95x, drained < 1 s after)",
+                f"{_n(at_db['relayed_per_s'])}/s relayed, insert → ack p99 "
+                f"{_n(at_db['relay_lag_ms_p99'], 1)} ms (histogram), drained {drained} s after",
+                f"{_x(ratio(at_db['relayed_per_s'], sql['per_s']))} SQL write rate ({_n(sql['per_s'])}/s); "
+                f"at the HTTP rate {_x(ratio(relay['relayed_per_s'], http['per_s']))}",
                 _status(keeps),
             )
         )
@@ -175,7 +161,10 @@ def _latency_rows(results: dict[str, Any]) -> list[Row]:
                 f"End-to-end, {r['offered_per_s']:.0f} mutations/s, {r['sockets']:,} sockets, {frames}",
                 f"p99 ≤ {limit} ms",
                 f"p50 {_n(ms['p50'], 1)} / p95 {_n(ms['p95'], 1)} / p99 {cut}{_n(ms['p99'], 1)} ms",
-                f"{r['matched_frames']:,} of {r.get('expected_frames', 0):,} sampled frames arrived; "
+                f"{r.get('answered_mutations', 0):,} mutations x "
+                f"{r.get('sampled_sockets', 0)} sampled sockets: "
+                f"{r['matched_frames']:,} of {r.get('expected_frames', 0):,} frames arrived "
+                f"({r.get('negative_latencies', 0):,} before their response's headers); "
                 f"HTTP p95 {_n(r['http_ms']['p95'], 1)} ms",
                 _status(None if ms["p99"] is None else ms["p99"] <= limit),
             )
@@ -186,7 +175,7 @@ def _latency_rows(results: dict[str, Any]) -> list[Row]:
         p99 = rows_ms.get("p99")
         rows.append(
             (
-                "Relay commit → JetStream ack, light load",
+                "Relay, outbox insert → JetStream ack, light load",
                 "p99 ≤ 5 ms",
                 f"p50 {_n(rows_ms.get('p50'), 2)} / p99 {_n(p99, 2)} ms (outbox rows)",
                 f"histogram p50 {_n(light['relay_lag_ms_p50'], 2)} / p99 {_n(light['relay_lag_ms_p99'], 2)}",
@@ -197,10 +186,16 @@ def _latency_rows(results: dict[str, Any]) -> list[Row]:
 
 
 FANOUT_NOTE = (
-    "Highest delivery rate reached on the rising-rate ladder (≥: the server kept up with every rate",
-    "offered), with the p99 delivery lag and the server's CPU at that step. Baselines: `floor` is a bare",
-    "uvloop protocol writing one pre-built frame per socket, `websockets` its `broadcast()`, `node-ws` a",
-    "minimal Node.js `ws` server; `floor-batch10` puts ten events in a frame.",
+    "A rising-rate ladder per server: each offered rate runs once (no second try); the ladder ends at",
+    "the first step that delivers < 85 % of what was offered or drops sockets, and rises past the plan's",
+    "rungs (x1.5, up to 8x the last) until one does. That step says what ran out: `clients` when a",
+    "load-client process used ≥ 90 % of a core (the server's own limit is then unknown), else `server`:",
+    "saturated. Ratios are given only between servers saturated in every repeat; figures are the median",
+    "[min, max] of the repeats. Lag runs from the event's `timestamp` to its arrival at a client: the",
+    "baselines stamp it inside the server, our notifier's publisher before JetStream (so that hop is in",
+    "it). Batched throughput is read at the highest rung delivered in full with p99 lag ≤ 50 ms.",
+    "Baselines: `floor` is a bare uvloop protocol writing one pre-built frame per socket, `websockets`",
+    "its `broadcast()`, `node-ws` a minimal Node.js `ws` server; `floor-batch10` puts ten events in a frame.",
 )
 INGEST_NOTE = (
     "One notifier of its own (`python -m sprintboard_notifier`, default settings) on its own NATS; valid",
@@ -217,7 +212,18 @@ WRITES_NOTE = (
     "Closed loop, one keep-alive connection per task, each cycling take → start → pause → release;",
     "the SQL baseline runs the same statements and outbox insert straight through asyncpg.",
 )
-E2E_NOTE = ("From the HTTP response of a mutation to its event frame at each sampled socket (same clock).",)
+E2E_NOTE = (
+    "From the arrival of a mutation's HTTP response headers to the arrival of its event frame at each",
+    "sampled socket (both read CLOCK_REALTIME on this host). A frame can arrive before its response's",
+    "headers are read — the relay publishes at commit while the response is still on its way — so",
+    "negative values occur; they are counted (column `< 0`) and kept in the percentiles.",
+)
+
+
+def _commit(commit: str) -> str:
+    if commit.endswith("+dirty"):
+        return f"`{commit}` — **uncommitted changes: these figures are not of that commit**"
+    return f"`{commit}`"
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -226,7 +232,7 @@ def markdown(results: dict[str, Any]) -> str:
         ("machine", ""),
         [
             ("date", m["date"]),
-            ("commit", f"`{m['commit']}`"),
+            ("commit", _commit(m["commit"])),
             ("CPU", f"{m['nproc']} x {m['cpu']}"),
             ("memory", f"{m['memory_gib']} GiB"),
             ("kernel / Python", f"{m['kernel']} / {m['python']}"),
@@ -238,7 +244,10 @@ def markdown(results: dict[str, Any]) -> str:
     rows = (
         _ingest_rows(results)
         + _latency_rows(results)
-        + _fanout_rows(results)
+        + tenant_rows(results)
+        + storm_rows(results)
+        + first_event_rows(results)
+        + fanout_rows(results)
         + _connection_rows(results)
         + _write_rows(results)
     )
@@ -248,7 +257,9 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Written by `python -m bench` (`make bench`); every number is in `{results.get('output', '?')}`.",
         "Clients run on the same machine as the servers, in separate processes; fan-out numbers are medians",
-        f"of {results['repeats']} run(s) of each ladder; ratios are against baselines of the same run.",
+        f"of {results['repeats']} run(s) of each ladder [min, max]; ratios are against baselines of the",
+        "same run, and only between servers that both ran out of their own core (saturated). The stack's",
+        "PostgreSQL is durable (fsync, synchronous_commit, full_page_writes on, as the writes rows report).",
         "",
         machine,
         "",
@@ -258,6 +269,10 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     if results.get("ingest"):
         parts += ["", "## Ingest", "", *INGEST_NOTE, "", ingest_details(results)]
+    if results.get("tenants"):
+        parts += ["", "## Many tenants", "", *TENANTS_NOTE, "", tenant_details(results)]
+    if results.get("storm"):
+        parts += ["", "## Reconnect storm", "", *STORM_NOTE, "", storm_details(results)]
     if results.get("fanout"):
         parts += ["", "## Fan-out", "", *FANOUT_NOTE, "", fanout_details(results)]
     if results.get("connections"):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-from bench import connections, fanout, ingest, latency, writes
+from bench import connections, fanout, first_event, ingest, latency, storm, tenants, writes
 from bench.board import create_board
 from bench.clients import ClientPool
 from bench.events import BENCH_ORG
@@ -18,7 +18,7 @@ from bench.plans import Plan
 from bench.targets import Target, bench_token, notifier_frames, start_baseline, start_notifier_target
 
 log = logging.getLogger("bench")
-SCENARIOS = ("ingest", "fanout", "connections", "writes", "e2e")
+SCENARIOS = ("ingest", "tenants", "storm", "fanout", "connections", "writes", "e2e", "first_event")
 T = TypeVar("T")
 
 
@@ -83,13 +83,37 @@ class Run:
                 result = await self.guarded("ingest", work)
                 if result is not None:
                     self.results["ingest"] = result
+            if "tenants" in self.only:
+                work = tenants.measure(
+                    pool,
+                    plan.tenants,
+                    plan.tenant_sprints,
+                    plan.tenant_viewers,
+                    plan.tenant_rates,
+                    plan.tenant_seconds,
+                )
+                result = await self.guarded("tenants", work)
+                if result is not None:
+                    self.results["tenants"] = result
+            if "storm" in self.only:
+                work = storm.measure(
+                    plan.storm_tenants,
+                    plan.tenant_sprints,
+                    plan.tenant_viewers,
+                    plan.storm_rate,
+                    plan.storm_before_seconds,
+                    plan.storm_after_seconds,
+                )
+                result = await self.guarded("storm", work)
+                if result is not None:
+                    self.results["storm"] = result
             # Connections first: the notifier is one process for the whole run, and memory freed after
             # a fan-out would be reused by idle sockets and hide part of their cost.
             if "connections" in self.only:
                 await self._connections(pool)
             if "fanout" in self.only:
                 await self._fanout(pool)
-            if self.services is not None and ({"writes", "e2e"} & set(self.only)):
+            if self.services is not None and ({"writes", "e2e", "first_event"} & set(self.only)):
                 await self._service_scenarios(pool, self.services)
         finally:
             await pool.stop()
@@ -119,6 +143,13 @@ class Run:
         plan = self.plan
         token = bench_token(svc.jwt_secret)
         most = max(*plan.write_concurrency, 16)
+        if "first_event" in self.only:
+            work = first_event.measure(
+                svc.backlog_url, svc.notifier_url, svc.jwt_secret, plan.first_takes, plan.first_fresh
+            )
+            result = await self.guarded("first_event", work)
+            if result is not None:
+                self.results["first_event"] = result
         board = await self.guarded("board setup", create_board(svc.backlog_url, token, most))
         if board is None:
             return

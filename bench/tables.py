@@ -29,31 +29,46 @@ def cpu(step: dict[str, Any]) -> str:
     return f"{n(step.get('server_cpu_pct'))} % ({n(kernel)} % kernel)"
 
 
+def ranged(s: dict[str, Any] | None, digits: int = 0) -> str:
+    """median [min, max] of repeated runs."""
+    if not s or s.get("median") is None:
+        return "—"
+    if s["min"] == s["max"]:
+        return n(s["median"], digits)
+    return f"{n(s['median'], digits)} [{n(s['min'], digits)}, {n(s['max'], digits)}]"
+
+
 def fanout_details(results: dict[str, Any]) -> str:
     rows = []
     for size, servers in results.get("fanout", {}).items():
-        floor = (servers.get("floor") or {}).get("saturation_per_s")
+        floor = servers.get("floor") or {}
         for name, r in servers.items():
             top = max(r["steps"], key=lambda s: s["deliveries_per_s"]) if r["steps"] else {}
+            both = r.get("saturated") and floor.get("saturated")
+            fit = r.get("within_lag") or {}
             rows.append(
                 (
                     f"{int(size):,}",
                     name,
-                    n(r["saturation_per_s"]) + ("" if r.get("saturated") else " ≥"),
-                    x(ratio(r["saturation_per_s"], floor)),
+                    ranged(r.get("saturation_spread")) + ("" if r.get("saturated") else " ≥"),
+                    "/".join(str(limit or "none") for limit in r.get("limits", [])),
+                    x(ratio(r["saturation_per_s"], floor.get("saturation_per_s"))) if both else "—",
+                    f"{ranged(fit.get('per_s'))} @ {ranged(fit.get('lag_ms_p99'), 1)} ms",
                     n(top.get("lag_ms_p99"), 1),
                     cpu(top),
-                    n(top.get("client_cpu_pct")),
+                    n(top.get("busiest_client_cpu_pct")),
                 )
             )
     header = (
         "sockets",
         "server",
-        "deliveries/s",
+        "deliveries/s, median [min, max]",
+        "limit per repeat",
         "vs floor",
-        "p99 lag ms",
-        "server CPU",
-        "clients CPU %",
+        "deliveries/s with p99 lag ≤ 50 ms @ lag",
+        "p99 lag ms at peak",
+        "server CPU at peak",
+        "busiest client CPU %",
     )
     return table(header, rows)
 
@@ -119,7 +134,10 @@ def e2e_details(results: dict[str, Any]) -> str:
                 f"{n(ms['p50'], 1)} / {n(ms['p95'], 1)} / {n(ms['p99'], 1)}",
                 f"{n(http['p50'], 1)} / {n(http['p95'], 1)}",
                 f"{n(r['relay_lag_ms_p50'], 1)} / {n(r['relay_lag_ms_p99'], 1)}",
-                f"{ms['n']:,}",
+                f"{r.get('answered_mutations', 0):,}",
+                f"{r.get('sampled_sockets', 0):,}",
+                f"{ms['n']:,} / {r.get('expected_frames', 0):,}",
+                f"{r.get('negative_latencies', 0):,}",
             )
         )
     header = (
@@ -128,8 +146,11 @@ def e2e_details(results: dict[str, Any]) -> str:
         "mutations/s done / offered",
         "e2e p50 / p95 / p99 ms",
         "HTTP p50 / p95 ms",
-        "relay p50 / p99 ms",
-        "frames matched",
+        "relay histogram p50 / p99 ms",
+        "mutations answered",
+        "sampled sockets",
+        "frames matched / expected",
+        "< 0",
     )
     return table(header, rows)
 

@@ -106,8 +106,10 @@ def nats_server_binary() -> Path:
 class EmbeddedPostgres:
     """A throwaway PostgreSQL cluster in a temporary folder; runs as an unprivileged user under root."""
 
-    def __init__(self, port: int | None = None, root: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, root: Path | None = None, durable: bool = False) -> None:
         self.port = port or free_port()
+        # Tests throw the cluster away, so they skip the flushes; the bench's writes must pay for them.
+        self.durable = durable
         self.root = root or Path(tempfile.mkdtemp(prefix="sprintboard-pg-"))
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
@@ -171,6 +173,7 @@ class EmbeddedPostgres:
         self.init()
         self._own_root()
         log = open(self.log, "ab")  # noqa: SIM115 - kept open for the server's lifetime
+        durability = "on" if self.durable else "off"
         self._proc = self._popen(
             [
                 str(self.bin / "postgres"),
@@ -183,9 +186,11 @@ class EmbeddedPostgres:
                 "-c",
                 "listen_addresses=127.0.0.1",
                 "-c",
-                "fsync=off",
+                f"fsync={durability}",
                 "-c",
-                "full_page_writes=off",
+                "synchronous_commit=on",  # the default, said aloud: commits wait for the WAL flush
+                "-c",
+                f"full_page_writes={durability}",
                 "-c",
                 "max_connections=300",
                 "-c",

@@ -95,6 +95,7 @@ class Stack:
     logs: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sprintboard-stack-")))
     extra_env: dict[str, str] = field(default_factory=dict)
     isolate_database: bool = False
+    durable_database: bool = False  # an embedded PostgreSQL with fsync, synchronous_commit, full_page_writes
     seed: DemoSeed | None = None
     _created_database: str | None = None
 
@@ -103,7 +104,7 @@ class Stack:
         if self.database_url is not None and self.isolate_database:
             self.database_url = self._created_database = asyncio.run(create_database(self.database_url))
         if self.database_url is None:
-            self.postgres = EmbeddedPostgres().start()
+            self.postgres = EmbeddedPostgres(durable=self.durable_database).start()
             self.database_url = self.postgres.url
         if self.nats_url is None:
             self.nats = EmbeddedNats().start()

@@ -122,6 +122,8 @@ async def test_the_page_follows_the_socket_protocol(new_page: NewPage, sprint: S
     board = await new_page()
     await notifier.install(board)
     await board.page.add_init_script(SOCKET_COUNTS)  # after the route: it wraps the routed WebSocket
+    # The reconnect jitter (75-125 % of the back-off) pinned to its low end: waits are exactly 75 %.
+    await board.page.add_init_script("Math.random = () => 0;")
     await board.page.clock.install()  # page time flows as usual until the test stops it
     await board.open("Alice Anders", sprint.project_id, sprint.sprint_id)
     t1, t2, t3 = (
@@ -161,15 +163,16 @@ async def test_the_page_follows_the_socket_protocol(new_page: NewPage, sprint: S
     await expect(board.card(t3)).to_have_attribute("data-version", "3")
     await expect(board.owner(t3)).to_have_text(re.compile("Bob Berger$"))
 
-    # The notifier goes away and refuses for a while: reconnects back off 1 s, 2 s, then 4 s (page time)...
+    # The notifier goes away and refuses for a while: reconnects back off 1 s, 2 s, then 4 s (page time),
+    # jittered (here 75 % of each)...
     await stop_time(board)
     notifier.down = True
     await notifier.drop()
     await expect(board.connection).to_have_attribute("data-connection", "reconnecting")
-    await next_attempt_after(board, 1000)  # refused
-    await next_attempt_after(board, 2000)  # refused
+    await next_attempt_after(board, 750)  # refused
+    await next_attempt_after(board, 1500)  # refused
     notifier.down = False
-    await next_attempt_after(board, 4000)
+    await next_attempt_after(board, 3000)
     await board.page.clock.resume()
     await expect(board.connection).to_have_attribute("data-connection", "live", timeout=30_000)
     # ...and resume from the last event seen.
@@ -180,10 +183,10 @@ async def test_the_page_follows_the_socket_protocol(new_page: NewPage, sprint: S
     # resync_required: the board is read again over HTTP, and the next resume starts from there.
     async with board.page.expect_request(re.compile(rf"/api/v1/sprints/{sprint.sprint_id}/tasks$")):
         notifier.send({"type": "resync_required", "seq": 250, "epoch": "epoch-2"})
-    # Once live, the back-off starts again from 1 s.
+    # Once live, the back-off starts again from 1 s (75 % of it, jittered).
     await stop_time(board)
     await notifier.drop()
-    await next_attempt_after(board, 1000)
+    await next_attempt_after(board, 750)
     await board.page.clock.resume()
     await expect(board.connection).to_have_attribute("data-connection", "live", timeout=30_000)
     assert notifier.frames[-1][1]["resume_from"] == {"seq": 250, "epoch": "epoch-2"}

@@ -2,6 +2,7 @@
 
 const FIRST_DELAY_MS = 1000;
 const MAX_DELAY_MS = 30000;
+const JITTER = 0.5; // each reconnect waits 75–125 % of the back-off delay
 const READY_TIMEOUT_MS = 3000;
 const SILENCE_MS = 45000; // the notifier sends a heartbeat after 20 s without traffic
 const UNAUTHORIZED = 4401;
@@ -99,7 +100,9 @@ export class LiveFeed {
 
   #scheduleReconnect() {
     this.handlers.onState("reconnecting");
-    const delay = this.delay;
+    // Jittered (half the delay fixed, half random): when a notifier dies, every board it held reconnects
+    // at the same moment, and without jitter they would all land on the next instance together.
+    const delay = this.delay * (1 - JITTER / 2 + Math.random() * JITTER);
     this.delay = Math.min(this.delay * 2, MAX_DELAY_MS);
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.#connect("reconnecting"), delay);
