@@ -14,8 +14,8 @@ export async function editTask(board, taskId) {
     initial: { title: task.title, estimate: task.estimatedHours },
   });
   refocus(`[data-task-id="${CSS.escape(taskId)}"] button[data-action="edit"]`);
-  if (!fields || board.store.pending(taskId)) return;
-  const now = board.store.view(taskId);
+  const now = board.store.view(taskId); // the task as it stands after the dialog: gone, or busy, is no edit
+  if (!fields || !now || board.store.pending(taskId)) return;
   const change = {};
   if (fields.title !== now.title) change.title = fields.title;
   if (fields.estimate !== (now.estimatedHours ?? null)) change.estimatedHours = fields.estimate;
