@@ -56,7 +56,7 @@ class ServiceProcess:
                 if r.status == 200:
                     return self
             time.sleep(0.1)
-        raise RuntimeError(f"{self.module} not live in {timeout}s:\n{self.tail()}")
+        raise RuntimeError(f"{self.module} not answering {self.health_path} in {timeout}s:\n{self.tail()}")
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 20.0) -> None:
         """SIGTERM is a clean stop, SIGKILL a crash."""
@@ -181,17 +181,24 @@ class Stack:
         )
         return self.relay.start()
 
-    def add_notifier(self, port: int | None = None) -> ServiceProcess:
+    def add_notifier(self, port: int | None = None, timeout: float = 60.0) -> ServiceProcess:
         port = port or free_port()
         env = self.base_env() | {
             "NOTIFIER_HOST": self.host,
             "NOTIFIER_PORT": str(port),
             "NOTIFIER_INSTANCE_ID": f"notifier-{len(self.notifiers) + 1}",
         }
+        # Ready, not live: a notifier answers /health/live before its stream consumer runs, and refuses
+        # sockets (1013) until it does; a test that connects at once would lose that race under load.
         notifier = ServiceProcess(
-            "sprintboard_notifier", self.host, port, env, self.logs / f"notifier-{port}.log"
+            "sprintboard_notifier",
+            self.host,
+            port,
+            env,
+            self.logs / f"notifier-{port}.log",
+            health_path="/health/ready",
         )
-        self.notifiers.append(notifier.start())
+        self.notifiers.append(notifier.start(timeout))
         return notifier
 
     def stop(self) -> None:

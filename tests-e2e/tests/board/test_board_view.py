@@ -71,11 +71,15 @@ async def test_header_stats_and_cards_match_the_api(
         if task["ownerUserId"] is None:
             await expect(owner).to_have_count(0)
             await expect(flags).to_have_text(["Available to claim"])
-            await expect(buttons).to_have_text(["I'm on it"])
+            await expect(buttons).to_have_text(["I'm on it", "Edit"])
         elif task["ownerUserId"] == me:
             await expect(owner).to_have_text(re.compile(r"You$"))
             await expect(flags).to_have_text(["My Task"])
-            expected = {"owned": ["Start", "Give up"], "inprogress": ["Done it", "Give up"], "completed": []}
+            expected = {
+                "owned": ["Start", "Give up", "Edit"],
+                "inprogress": ["Done it", "Give up", "Edit"],
+                "completed": [],  # final: nothing to press, nothing to edit
+            }
             await expect(buttons).to_have_text(expected[task["status"]])
         else:
             await expect(owner).to_have_text(re.compile(f"{names[task['ownerUserId']]}$"))

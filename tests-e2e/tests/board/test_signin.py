@@ -27,6 +27,19 @@ async def test_root_leads_to_the_sign_in_page_listing_the_seeded_users(new_page:
     await expect(board.page.get_by_role("button", name="Bob Berger")).to_be_visible()
 
 
+async def test_the_sign_in_heading_has_focus_for_screen_readers_but_no_focus_ring(new_page: NewPage) -> None:
+    board = await new_page()
+    await board.page.goto(f"{board.base_url}/signin")
+    heading = board.page.get_by_role("heading", name="Sign in to Sprintboard")
+    await expect(heading).to_be_focused()
+    outline = await heading.evaluate("el => getComputedStyle(el).outlineStyle")
+    assert outline == "none", "a focused heading is not a control: no ring that makes it look like one"
+    # Keyboard focus on the controls keeps its ring.
+    await board.page.keyboard.press("Tab")
+    ring = await board.page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert ring != "none"
+
+
 async def test_dev_sign_in_lists_the_projects_and_opens_the_seeded_sprint(
     new_page: NewPage, alice: Api, sprint: Sprint
 ) -> None:

@@ -29,8 +29,8 @@ export function whenUnauthorized(callback) {
   onUnauthorized = callback;
 }
 
-async function request(method, path, body) {
-  const headers = { Accept: "application/json" };
+async function request(method, path, body, extraHeaders = {}) {
+  const headers = { Accept: "application/json", ...extraHeaders };
   const token = session.token;
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -75,6 +75,10 @@ export const api = {
   release: (taskId) => request("DELETE", `/api/v1/tasks/${id(taskId)}/ownership`),
   start: (taskId) => request("POST", `/api/v1/tasks/${id(taskId)}/work/start`),
   complete: (taskId) => request("POST", `/api/v1/tasks/${id(taskId)}/work/complete`),
+  /** `key` is the add's Idempotency-Key: one per add, the same on a retry of that add. */
+  addTask: (storyId, task, key) => request("POST", `/api/v1/stories/${id(storyId)}/tasks`, task, { "Idempotency-Key": key }),
+  updateTask: (taskId, fields) => request("PATCH", `/api/v1/tasks/${id(taskId)}`, fields),
+  updateEstimate: (taskId, hours) => request("PATCH", `/api/v1/tasks/${id(taskId)}/estimate`, { estimated_hours: hours }),
 };
 
 const names = new Map();

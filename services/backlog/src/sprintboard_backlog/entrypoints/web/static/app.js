@@ -7,7 +7,8 @@ import { clear, h } from "./dom.js";
 import { LiveFeed } from "./live.js";
 import { showSignIn } from "./signin.js";
 import { BoardStore, STATUSES, STATUS_LABELS } from "./store.js";
-import { toast } from "./toast.js";
+import { addTask, editTask } from "./editing.js";
+import { refusal, toast } from "./toast.js";
 
 const BOARD_PATH = /^\/projects\/([0-9a-fA-F-]{36})\/sprints\/([0-9a-fA-F-]{36})\/?$/;
 const main = document.getElementById("main");
@@ -56,11 +57,13 @@ class BoardPage {
     this.refetching = null;
     this.refetchAgain = false;
     this.names = new Map();
+    this.updateToasts = new Map(); // task id -> its "Task updated" toast
   }
 
   async open() {
     this.view = new BoardView(main, {
-      onAction: (taskId, action) => this.act(taskId, action),
+      onAction: (taskId, action) => (action === "edit" ? editTask(this, taskId) : this.act(taskId, action)),
+      onAddTask: (story) => addTask(this, story),
       onFilters: (change) => this.setFilters(change),
     });
     this.view.el.hidden = true;
@@ -175,19 +178,23 @@ class BoardPage {
     return this.refetching;
   }
 
-  async act(taskId, action) {
+  act(taskId, action) {
     const spec = ACTIONS[action];
     if (!spec || this.store.pending(taskId)) return;
-    this.store.begin(taskId, spec.change(this.me.id));
+    return this.optimistic(taskId, spec.change(this.me.id), spec.verb, async () => (await api[action](taskId)).task);
+  }
+
+  /** Apply `change` to the card at once; `run` asks the server (its task settles the card) or throws (roll back). */
+  async optimistic(taskId, change, verb, run) {
+    this.store.begin(taskId, change);
     this.render();
     try {
-      const result = await api[action](taskId);
-      this.store.settle(taskId, result.task);
+      this.store.settle(taskId, await run());
       this.render();
     } catch (error) {
       this.store.settle(taskId, null);
       this.render();
-      toast(`Could not ${spec.verb}`, refusal(error), { kind: "error" });
+      toast(`Could not ${verb}`, refusal(error), { kind: "error" });
       if (error.status !== 0) this.refetch(); // show what changed meanwhile
     }
   }
@@ -200,7 +207,7 @@ class BoardPage {
       return;
     }
     for (const { event, task } of others) {
-      const title = task?.title || event.title || "A task";
+      const title = event.title || task?.title || "A task"; // a task_updated event carries the new title
       if (event.type === "ownership_taken") {
         const name = event.owner_user_id === this.me.id ? "You" : (await userName(event.owner_user_id)) || "Someone";
         toast("Task claimed", `${name} took “${title}”`);
@@ -208,19 +215,12 @@ class BoardPage {
       else if (event.type === "status_changed") {
         toast("Task status updated", `“${title}” is now ${STATUS_LABELS[event.new_status || event.status] || event.status}`);
       } else if (event.type === "task_created") toast("New task", `“${title}”`);
-      else if (event.type === "task_updated") toast("Task updated", `“${title}”`);
+      else if (event.type === "task_updated" && !this.updateToasts.get(event.task_id)?.isConnected) {
+        // One toast per edit while it shows: a title and an estimate changed together are two events.
+        this.updateToasts.set(event.task_id, toast("Task updated", `“${title}”`));
+      }
     }
   }
-}
-
-function refusal(error) {
-  if (error.status === 409) {
-    const reason = (error.message || "its state changed").replace(/\.$/, "");
-    return `${reason.charAt(0).toUpperCase()}${reason.slice(1)}. The board shows where it stands now.`;
-  }
-  if (error.status === 403) return "Only the task's owner can do that.";
-  if (error.status === 404) return "The task no longer exists.";
-  return error.message;
 }
 
 function readFilters() {

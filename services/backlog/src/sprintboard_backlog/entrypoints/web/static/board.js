@@ -7,7 +7,7 @@ import { STATUSES, STATUS_LABELS } from "./store.js";
 const dateFormat = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", year: "numeric", timeZone: "UTC" });
 
 export class BoardView {
-  /** handlers: onAction(taskId, action), onFilters({ statuses, groupBy }) */
+  /** handlers: onAction(taskId, action), onAddTask(story: { id, title }), onFilters({ statuses, groupBy }) */
   constructor(root, handlers) {
     this.root = root;
     this.handlers = handlers;
@@ -24,6 +24,10 @@ export class BoardView {
       if (!button || !this.el.contains(button)) return;
       if (button.dataset.action === "clear-filters") {
         this.handlers.onFilters({ statuses: new Set() });
+        return;
+      }
+      if (button.dataset.action === "add-task") {
+        this.handlers.onAddTask({ id: button.dataset.storyId, title: button.dataset.storyTitle });
         return;
       }
       const card = button.closest("[data-task-id]");
@@ -130,6 +134,19 @@ export class BoardView {
               String(group.tasks.length),
               h("span", { class: "visually-hidden" }, group.tasks.length === 1 ? " task" : " tasks"),
             ),
+            !byStatus &&
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: "btn btn-quiet btn-add",
+                  "data-action": "add-task",
+                  "data-story-id": group.key,
+                  "data-story-title": group.title,
+                  "aria-describedby": headingId,
+                },
+                "Add task",
+              ),
           ),
           h(
             "div",
@@ -176,10 +193,11 @@ function emptyState(title, text, action = null) {
   return h("div", { class: "empty-state", "data-empty": "true" }, h("h2", {}, title), h("p", {}, text), action);
 }
 
-/** Re-rendering replaces cards: remember the focused button by task and action, to put focus back. */
+/** Re-rendering replaces cards: remember the focused button by task (or story) and action, to put focus back. */
 function rememberFocus(root) {
   const active = document.activeElement;
   if (!active || !root.contains(active)) return null;
+  if (active.dataset.action === "add-task") return { storyId: active.dataset.storyId };
   const card = active.closest("[data-task-id]");
   if (!card) return null;
   return { taskId: card.dataset.taskId, action: active.dataset.action || null };
@@ -187,6 +205,10 @@ function rememberFocus(root) {
 
 function restoreFocus(root, focus) {
   if (!focus || root.contains(document.activeElement)) return;
+  if (focus.storyId) {
+    root.querySelector(`button[data-action="add-task"][data-story-id="${CSS.escape(focus.storyId)}"]`)?.focus();
+    return;
+  }
   const card = root.querySelector(`[data-task-id="${CSS.escape(focus.taskId)}"]`);
   if (!card) return;
   const target =

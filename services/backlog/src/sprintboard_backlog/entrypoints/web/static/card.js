@@ -19,6 +19,11 @@ export function actionsFor(task, me) {
   return [];
 }
 
+/** Title and estimate may change while the task is free, or by its owner; a completed task is final. */
+export function editable(task, me) {
+  return !task.placeholder && task.status !== "completed" && (task.ownerUserId === null || task.ownerUserId === me);
+}
+
 /**
  * card: { task, me, ownerName, pending, showStory }. ownerName is undefined while the name is looked up.
  */
@@ -27,7 +32,19 @@ export function renderCard({ task, me, ownerName, pending, showStory }) {
   const mine = task.ownerUserId !== null && task.ownerUserId === me;
   const owner = ownerLabel(task, mine, ownerName);
   const refs = (task.acceptanceCriteriaRefs || []).length;
-  const actions = actionsFor(task, me);
+  const actions = task.placeholder ? [] : actionsFor(task, me);
+  const button = (action, label, primary) =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: `btn ${primary ? "btn-primary" : "btn-secondary"}`,
+        "data-action": action,
+        "aria-describedby": titleId,
+        "aria-disabled": pending ? "true" : null,
+      },
+      label,
+    );
   return h(
     "article",
     {
@@ -45,7 +62,9 @@ export function renderCard({ task, me, ownerName, pending, showStory }) {
       "div",
       { class: "card-top" },
       h("span", { class: `badge badge-${task.status}`, "data-field": "status" }, STATUS_LABELS[task.status] || task.status),
-      h("span", { class: "short-id", title: task.id, "data-field": "short-id" }, `#${task.id.slice(0, 8)}`),
+      task.placeholder
+        ? h("span", { class: "short-id", "data-field": "short-id" }, "Adding…")
+        : h("span", { class: "short-id", title: task.id, "data-field": "short-id" }, `#${task.id.slice(0, 8)}`),
     ),
     h("h3", { class: "card-title", id: titleId }, task.title),
     showStory && h("p", { class: "card-story" }, task.storyTitle),
@@ -70,23 +89,12 @@ export function renderCard({ task, me, ownerName, pending, showStory }) {
         task.status === "available" && h("span", { class: "flag flag-free", "data-field": "flag" }, "Available to claim"),
         mine && h("span", { class: "flag flag-mine", "data-field": "flag" }, "My Task"),
       ),
-    actions.length > 0 &&
+    (actions.length > 0 || editable(task, me)) &&
       h(
         "div",
         { class: "card-actions" },
-        actions.map((action, index) =>
-          h(
-            "button",
-            {
-              type: "button",
-              class: `btn ${index === 0 ? "btn-primary" : "btn-secondary"}`,
-              "data-action": action,
-              "aria-describedby": titleId,
-              "aria-disabled": pending ? "true" : null,
-            },
-            ACTIONS[action].label,
-          ),
-        ),
+        actions.map((action, index) => button(action, ACTIONS[action].label, index === 0)),
+        editable(task, me) && button("edit", "Edit", false),
       ),
   );
 }

@@ -17,6 +17,7 @@ export class BoardStore {
     this.tasks = new Map(); // id -> task as the server last told us
     this.order = []; // ids in the board's order: by story, then creation
     this.optimistic = new Map(); // id -> task as the user's pending action will leave it
+    this.adding = new Map(); // placeholder id -> the task the user is adding, until the snapshot has it
     this.loaded = false;
     this.buffered = [];
   }
@@ -30,6 +31,11 @@ export class BoardStore {
     for (const task of board.tasks) {
       const known = this.tasks.get(task.id);
       tasks.set(task.id, known && known.version > task.version ? { ...task, ...pick(known) } : task);
+    }
+    // A task being added is in the snapshot before its POST answers (the add's own event, say): one card.
+    const arrived = board.tasks.filter((task) => !this.tasks.has(task.id));
+    for (const [id, added] of this.adding) {
+      if (arrived.some((task) => task.storyId === added.storyId && task.title === added.title)) this.adding.delete(id);
     }
     this.sprint = board.sprint;
     this.tasks = tasks;
@@ -87,6 +93,7 @@ export class BoardStore {
     if (task && serverTask && serverTask.version > task.version) {
       this.tasks.set(id, {
         ...task,
+        title: serverTask.title,
         status: serverTask.status,
         ownerUserId: serverTask.owner_user_id ?? null,
         estimatedHours: serverTask.estimated_hours ?? null,
@@ -96,7 +103,19 @@ export class BoardStore {
   }
 
   pending(id) {
-    return this.optimistic.has(id);
+    return this.optimistic.has(id) || this.adding.has(id);
+  }
+
+  /** Show a task being added at once, at the end of its story's group; returns its placeholder id. */
+  beginAdd(key, fields) {
+    const id = `new-${key}`;
+    this.adding.set(id, { id, status: "available", ownerUserId: null, version: 0, placeholder: true, ...fields });
+    return id;
+  }
+
+  /** The add ended: refused (the placeholder goes) or done (the snapshot that has the task replaces it). */
+  settleAdd(id) {
+    this.adding.delete(id);
   }
 
   view(id) {
@@ -104,7 +123,12 @@ export class BoardStore {
   }
 
   list() {
-    return this.order.map((id) => this.view(id)).filter(Boolean);
+    const tasks = this.order.map((id) => this.view(id)).filter(Boolean);
+    for (const added of this.adding.values()) {
+      const after = tasks.findLastIndex((task) => task.storyId === added.storyId);
+      tasks.splice(after < 0 ? tasks.length : after + 1, 0, added);
+    }
+    return tasks;
   }
 
   counts() {

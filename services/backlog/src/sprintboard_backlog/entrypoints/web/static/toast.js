@@ -17,3 +17,14 @@ export function toast(title, detail = "", { kind = "info" } = {}) {
   setTimeout(() => el.remove(), kind === "error" ? ERROR_TOAST_MS : TOAST_MS);
   return el;
 }
+
+/** Why the server refused an action, as an error toast says it. */
+export function refusal(error) {
+  if (error.status === 409) {
+    const reason = (error.message || "its state changed").replace(/\.$/, "");
+    return `${reason.charAt(0).toUpperCase()}${reason.slice(1)}. The board shows where it stands now.`;
+  }
+  if (error.status === 403) return "Only the task's owner can do that.";
+  if (error.status === 404) return error.code === "story_not_found" ? "The story no longer exists." : "The task no longer exists.";
+  return error.message;
+}
