@@ -10,6 +10,7 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 from playwright.async_api import Browser, Locator, Page, Playwright, WebSocketRoute
+from playwright.async_api import Error as PlaywrightError
 
 # No sandbox (containers), and nothing that reaches out to the internet on its own.
 CHROMIUM_ARGS = [
@@ -58,6 +59,23 @@ class BoardPage:
         await self.page.wait_for_url(re.compile(rf"/sprints/{sprint_id}"))
         await self.page.locator('#connection[data-connection="live"]').wait_for()
         await self.page.locator("[data-slot='groups']").wait_for()
+
+    async def stop_clock(self) -> None:
+        """Stop the page's fake clock (installed first): its timers then run only when the test advances it.
+
+        Playwright pauses at an absolute page time, and one a few ms ahead can already be past when the
+        command lands on a loaded machine ("Cannot fast-forward to the past"): read the time again and
+        aim further ahead. Jumping forward fires only timers that were due anyway.
+        """
+        for ahead_ms in (10, 100, 1000, 5000):
+            target = await self.page.evaluate(f"(Date.now() + {ahead_ms}) / 1000")
+            try:
+                await self.page.clock.pause_at(target)
+                return
+            except PlaywrightError as exc:
+                if "to the past" not in str(exc):
+                    raise
+        raise AssertionError("the page's clock could not be stopped")
 
     @property
     def connection(self) -> Locator:

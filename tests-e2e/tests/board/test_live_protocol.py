@@ -98,11 +98,6 @@ async def next_attempt_after(board: BoardPage, delay_ms: int) -> None:
     assert await board.page.evaluate("window.__sockets.opened") == opened + 1, f"no retry at {delay_ms} ms"
 
 
-async def stop_time(board: BoardPage) -> None:
-    """Stop the page's fake clock (Python takes seconds): its timers run only when the test advances it."""
-    await board.page.clock.pause_at(await board.page.evaluate("(Date.now() + 10) / 1000"))
-
-
 def event(sprint: Sprint, kind: str, task: str, version: int, seq: int, **fields: Any) -> dict[str, Any]:
     return {
         "type": kind,
@@ -165,7 +160,7 @@ async def test_the_page_follows_the_socket_protocol(new_page: NewPage, sprint: S
 
     # The notifier goes away and refuses for a while: reconnects back off 1 s, 2 s, then 4 s (page time),
     # jittered (here 75 % of each)...
-    await stop_time(board)
+    await board.stop_clock()
     notifier.down = True
     await notifier.drop()
     await expect(board.connection).to_have_attribute("data-connection", "reconnecting")
@@ -184,7 +179,7 @@ async def test_the_page_follows_the_socket_protocol(new_page: NewPage, sprint: S
     async with board.page.expect_request(re.compile(rf"/api/v1/sprints/{sprint.sprint_id}/tasks$")):
         notifier.send({"type": "resync_required", "seq": 250, "epoch": "epoch-2"})
     # Once live, the back-off starts again from 1 s (75 % of it, jittered).
-    await stop_time(board)
+    await board.stop_clock()
     await notifier.drop()
     await next_attempt_after(board, 750)
     await board.page.clock.resume()

@@ -23,7 +23,7 @@ TOAST_MS = 3000  # how long a toast stays (toast.js)
 async def stop_time(board: BoardPage) -> None:
     """Stop the page's clock (a fake one, from now on): its timers run only when the test says."""
     await board.page.clock.install()
-    await board.page.clock.pause_at(await board.page.evaluate("(Date.now() + 10) / 1000"))
+    await board.stop_clock()
 
 
 async def toast_stays_its_time(board: BoardPage, title: str) -> None:
