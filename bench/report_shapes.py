@@ -112,6 +112,12 @@ def storm_details(results: dict[str, Any]) -> str:
             f"{n(r['resume_s']['p50'], 2)} / {n(r['resume_s']['p99'], 2)} / {n(r['all_resumed_s'], 2)}",
         ),
         ("lost (no resync told) / viewers with losses", f"{r['lost']:,} / {r['viewers_with_losses']:,}"),
+        (
+            "of the lost: in holes / not arrived when the wait ended (viewers still owed)",
+            f"{r.get('lost_in_holes', 0):,} / {r['lost'] - r.get('lost_in_holes', 0):,} "
+            f"({r.get('owed_at_end', 0):,})",
+        ),
+        ("last delivery, s after the last publish", f"{n(r['delivered_s_after_last_publish'], 1)}"),
         ("resync_required / events missed after one", f"{r['resyncs']:,} / {r['missed_after_resync']:,}"),
         ("duplicated", f"{r['duplicated']:,}"),
         (

@@ -27,7 +27,10 @@ from bench.tenants import sprints
 log = logging.getLogger("bench.storm")
 PROBE_RATE = 50.0  # probe events/s: enough samples in a storm of a few seconds
 SAMPLE_S = 0.2  # the second notifier's CPU window
-QUIET_S, SETTLE_LIMIT_S = 3.0, 120.0  # after the last publish: quiet this long ends the wait
+# After the last publish: quiet this long ends the wait once no viewer is owed an event; STUCK_S (more
+# than the notifier's 30 s replay stall) ends it while some are; SETTLE_LIMIT_S in any case (at 10,000
+# viewers the last stream replays finished ~290 s after the last publish).
+QUIET_S, STUCK_S, SETTLE_LIMIT_S = 3.0, 40.0, 600.0
 
 
 async def sample(pid: int, until: asyncio.Event) -> dict[str, float]:
@@ -149,14 +152,20 @@ async def _storm(
     probes.stopped.set()
     await asyncio.gather(*publishing)
     # `subscribed` comes before a resume's replay, so replays (from memory, or read from the stream a
-    # few at a time) may still be on their way: wait until no viewer receives anything for QUIET_S.
+    # few at a time) may still be on their way, and a replay waiting for a stream reader delivers
+    # nothing for up to NOTIFIER_REPLAY_STALL_SECONDS before it ends in resync_required. So wait until no
+    # viewer is owed an event (then QUIET_S more, for late duplicates), or nothing came for STUCK_S.
+    counts = {k: len(ids) for k, ids in {**events.published, **probes.published}.items()}
     stopped_at = time.monotonic()
-    received, changed = -1, stopped_at
+    seen: tuple[int, int] | None = None
+    changed, owed = stopped_at, 0
     while time.monotonic() - stopped_at < SETTLE_LIMIT_S:
-        total = sum(s["events"] for s in await _all(workers, [{"cmd": "status"}] * n))
-        if total != received:
-            received, changed = total, time.monotonic()
-        elif time.monotonic() - changed >= QUIET_S:
+        status = await _all(workers, [{"cmd": "status", "expected_counts": counts}] * n)
+        owed = sum(s["owed"] for s in status)
+        now_seen = (sum(s["events"] for s in status), sum(s["resyncs"] for s in status))
+        if now_seen != seen:
+            seen, changed = now_seen, time.monotonic()
+        elif time.monotonic() - changed >= (QUIET_S if not owed else STUCK_S):
             break
         await asyncio.sleep(0.25)
     done.set()
@@ -185,6 +194,8 @@ async def _storm(
         "resume_s": {"p50": _r(percentile(resumed, 50)), "p99": _r(percentile(resumed, 99))},
         "lost": sum(r["lost"] for r in reports),
         "viewers_with_losses": sum(r["viewers_with_losses"] for r in reports),
+        # Of the lost, those missing from between events the viewer did receive (the rest: not yet arrived).
+        "lost_in_holes": sum(r["lost_in_holes"] for r in reports),
         "lost_built_s_after_kill": summary(lost_at),
         "lost_by_phase": {
             k: sum(r["lost_by_phase"][k] for r in reports)
@@ -193,6 +204,8 @@ async def _storm(
         "published_until_s_after_kill": round(max(events.sent_at.values()) - killed_at, 2),
         # From the last publish until the viewers stopped receiving (replays and backlog delivered).
         "delivered_s_after_last_publish": round(changed - stopped_at, 2),
+        # Viewers still owed events (not told to resync) when the wait ended: those are the lossy ones.
+        "owed_at_end": owed,
         "duplicated": sum(r["duplicated"] for r in reports),
         "resyncs": sum(r["resyncs"] for r in reports),
         "missed_after_resync": sum(r["missed_after_resync"] for r in reports),

@@ -173,20 +173,31 @@ class StormClient:
         await asyncio.gather(*(one(v) for v in new))
         return {"subscribed": sum(1 for v in new if v.subscribed_at)}
 
-    def status(self) -> dict[str, Any]:
+    def status(self, cmd: dict[str, Any]) -> dict[str, Any]:
         dropped = [v for v in self.viewers if v.lost_at]
-        return {
+        reply = {
             "viewers": len(self.viewers),
             "dropped": len(dropped),
             "resumed": sum(1 for v in dropped if v.resumed_at),
             "events": sum(len(v.ids) for v in self.viewers),
+            "resyncs": sum(v.resyncs for v in self.viewers),
         }
+        # sprint index -> events published to it: a viewer is still owed events while it has fewer and
+        # was not told to resync (a replay may wait for a stream reader for a long time, silently).
+        counts: dict[str, int] | None = cmd.get("expected_counts")
+        if counts is not None:
+            reply["owed"] = sum(
+                1
+                for v in self.viewers
+                if not v.resyncs and len(set(v.ids)) < counts.get(str(v.sprint_index), 0)
+            )
+        return reply
 
     def report(self, cmd: dict[str, Any]) -> dict[str, Any]:
         """Lost and duplicated per viewer against what was published to its sprint, resume times."""
         # sprint index -> [event id, wall time built] of every event published to it
         expected: dict[str, list[tuple[str, float]]] = cmd["expected"]
-        lost = duplicated = lossy = after_resync = 0
+        lost = duplicated = lossy = after_resync = holes = 0
         lost_ids: list[str] = []
         # The lost, by when they were built against the viewer's own drop and resume.
         phases = {"before_drop": 0, "while_away": 0, "after_resume": 0}
@@ -201,6 +212,10 @@ class StormClient:
             else:
                 lost += len(missing)
                 lossy += bool(missing)
+                # A missing event built before the newest one received is a hole in the feed; the rest
+                # were still on their way (a replay in progress, live events held behind it) at the end.
+                newest = max((sent[i] for i in got if i in sent), default=0.0)
+                holes += sum(1 for i in missing if sent[i] < newest)
                 for i in missing:
                     t = sent[i]
                     at = "before_drop" if not v.lost_at or t < v.lost_at else "while_away"
@@ -213,6 +228,7 @@ class StormClient:
             "lost": lost,
             "lost_ids": lost_ids,  # a sample, to place the losses in time
             "lost_by_phase": phases,
+            "lost_in_holes": holes,
             "viewers_with_losses": lossy,
             "missed_after_resync": after_resync,
             "duplicated": duplicated,
@@ -243,7 +259,7 @@ async def serve() -> None:
         if name == "connect":
             return await client.connect(cmd)
         if name == "status":
-            return client.status()
+            return client.status(cmd)
         if name == "report":
             return client.report(cmd)
         if name == "close":
