@@ -55,6 +55,12 @@ class Run:
             log.debug("%s", traceback.format_exc())
             return None
 
+    async def record(self, name: str, work: Awaitable[Any]) -> None:
+        """Run a scenario guarded and keep its result under its name (nothing when it failed)."""
+        result = await self.guarded(name, work)
+        if result is not None:
+            self.results[name] = result
+
     def _starters(self, batched_too: bool) -> dict[str, Callable[[], Awaitable[Target]]]:
         starters: dict[str, Callable[[], Awaitable[Target]]] = {
             name: partial(start_baseline, name, self.plan.frame_bytes) for name in self.baselines
@@ -80,9 +86,7 @@ class Run:
             if "ingest" in self.only:
                 # Its own NATS and notifier (as a new user runs them): needs no stack.
                 work = ingest.measure(pool, plan.ingest_events, plan.ingest_tenants, plan.ingest_phases)
-                result = await self.guarded("ingest", work)
-                if result is not None:
-                    self.results["ingest"] = result
+                await self.record("ingest", work)
             if "tenants" in self.only:
                 work = tenants.measure(
                     pool,
@@ -92,9 +96,7 @@ class Run:
                     plan.tenant_rates,
                     plan.tenant_seconds,
                 )
-                result = await self.guarded("tenants", work)
-                if result is not None:
-                    self.results["tenants"] = result
+                await self.record("tenants", work)
             if "storm" in self.only:
                 work = storm.measure(
                     plan.storm_tenants,
@@ -104,9 +106,7 @@ class Run:
                     plan.storm_before_seconds,
                     plan.storm_after_seconds,
                 )
-                result = await self.guarded("storm", work)
-                if result is not None:
-                    self.results["storm"] = result
+                await self.record("storm", work)
             # Connections first: the notifier is one process for the whole run, and memory freed after
             # a fan-out would be reused by idle sockets and hide part of their cost.
             if "connections" in self.only:
@@ -147,9 +147,7 @@ class Run:
             work = first_event.measure(
                 svc.backlog_url, svc.notifier_url, svc.jwt_secret, plan.first_takes, plan.first_fresh
             )
-            result = await self.guarded("first_event", work)
-            if result is not None:
-                self.results["first_event"] = result
+            await self.record("first_event", work)
         board = await self.guarded("board setup", create_board(svc.backlog_url, token, most))
         if board is None:
             return
