@@ -44,13 +44,29 @@ async function request(method, path, body, extraHeaders = {}) {
   } catch {
     throw new ApiError(0, "network", "The server cannot be reached. Check your connection.");
   }
-  const data = await response.json().catch(() => null);
+  const data = snakeKeys(await response.json().catch(() => null));
   if (!response.ok) {
     const error = (data && data.error) || {};
     if (response.status === 401 && token) onUnauthorized();
     throw new ApiError(response.status, error.code || `http_${response.status}`, error.message || response.statusText);
   }
   return data;
+}
+
+/**
+ * The board reads the wire's JSON in snake_case, as the task JSON, the requests and the socket's frames are
+ * written; the two answers in camelCase (the board, as spec §2 gives it, and the page's config) turn snake_case in `request`,
+ * and nowhere else.
+ *
+ * `value` with every object key in snake_case (`storyId` -> `story_id`); values are left alone. Keys without
+ * capitals stay as they are: snake_case keys, and the story ids and statuses that key the board's `groups`.
+ */
+export function snakeKeys(value) {
+  if (Array.isArray(value)) return value.map(snakeKeys);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [key.replace(/[A-Z]/g, (capital) => `_${capital.toLowerCase()}`), snakeKeys(item)]),
+  );
 }
 
 const id = (value) => encodeURIComponent(value);

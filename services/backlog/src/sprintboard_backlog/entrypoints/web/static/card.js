@@ -4,16 +4,16 @@ import { h, plural } from "./dom.js";
 import { STATUS_LABELS } from "./store.js";
 
 export const ACTIONS = {
-  take: { label: "I'm on it", verb: "take the task", change: (me) => ({ status: "owned", ownerUserId: me }) },
+  take: { label: "I'm on it", verb: "take the task", change: (me) => ({ status: "owned", owner_user_id: me }) },
   start: { label: "Start", verb: "start the task", change: () => ({ status: "inprogress" }) },
   complete: { label: "Done it", verb: "complete the task", change: () => ({ status: "completed" }) },
-  release: { label: "Give up", verb: "give up the task", change: () => ({ status: "available", ownerUserId: null }) },
+  release: { label: "Give up", verb: "give up the task", change: () => ({ status: "available", owner_user_id: null }) },
 };
 
 /** The actions the current user may take on a task, primary first. */
 export function actionsFor(task, me) {
   if (task.status === "available") return ["take"];
-  if (task.ownerUserId !== me) return [];
+  if (task.owner_user_id !== me) return [];
   if (task.status === "owned") return ["start", "release"];
   if (task.status === "inprogress") return ["complete", "release"];
   return [];
@@ -21,7 +21,7 @@ export function actionsFor(task, me) {
 
 /** Title and estimate may change while the task is free, or by its owner; a completed task is final. */
 export function editable(task, me) {
-  return !task.placeholder && task.status !== "completed" && (task.ownerUserId === null || task.ownerUserId === me);
+  return !task.placeholder && task.status !== "completed" && (task.owner_user_id === null || task.owner_user_id === me);
 }
 
 /**
@@ -29,9 +29,9 @@ export function editable(task, me) {
  */
 export function renderCard({ task, me, ownerName, pending, showStory }) {
   const titleId = `task-${task.id}-title`;
-  const mine = task.ownerUserId !== null && task.ownerUserId === me;
+  const mine = task.owner_user_id !== null && task.owner_user_id === me;
   const owner = ownerLabel(task, mine, ownerName);
-  const refs = (task.acceptanceCriteriaRefs || []).length;
+  const refs = (task.acceptance_criteria_refs || []).length;
   const actions = task.placeholder ? [] : actionsFor(task, me);
   const button = (action, label, primary) =>
     h(
@@ -52,7 +52,7 @@ export function renderCard({ task, me, ownerName, pending, showStory }) {
       "data-task-id": task.id,
       "data-status": task.status,
       "data-version": task.version,
-      "data-owner": task.ownerUserId ? (mine ? "me" : "other") : "none",
+      "data-owner": task.owner_user_id ? (mine ? "me" : "other") : "none",
       "data-pending": pending ? "true" : null,
       "aria-busy": pending ? "true" : null,
       "aria-labelledby": titleId,
@@ -67,7 +67,7 @@ export function renderCard({ task, me, ownerName, pending, showStory }) {
         : h("span", { class: "short-id", title: task.id, "data-field": "short-id" }, `#${task.id.slice(0, 8)}`),
     ),
     h("h3", { class: "card-title", id: titleId }, task.title),
-    showStory && h("p", { class: "card-story" }, task.storyTitle),
+    showStory && h("p", { class: "card-story" }, task.story_title),
     h(
       "div",
       { class: "card-meta" },
@@ -80,7 +80,7 @@ export function renderCard({ task, me, ownerName, pending, showStory }) {
           owner,
         ),
       h("span", { class: "ac", "data-field": "ac", title: plural(refs, "acceptance criterion", "acceptance criteria") }, `${refs} AC`),
-      task.estimatedHours ? h("span", { class: "hours", title: "Estimate" }, `${task.estimatedHours} h`) : null,
+      task.estimated_hours ? h("span", { class: "hours", title: "Estimate" }, `${task.estimated_hours} h`) : null,
     ),
     (task.status === "available" || mine) &&
       h(
@@ -100,7 +100,7 @@ export function renderCard({ task, me, ownerName, pending, showStory }) {
 }
 
 function ownerLabel(task, mine, ownerName) {
-  if (!task.ownerUserId) return null;
+  if (!task.owner_user_id) return null;
   if (mine) return "You";
   if (ownerName === undefined) return "…";
   return ownerName || "Someone else";

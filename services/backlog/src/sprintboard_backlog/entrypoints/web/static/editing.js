@@ -11,19 +11,19 @@ export async function editTask(board, taskId) {
     heading: "Edit task",
     context: task.title,
     submitLabel: "Save",
-    initial: { title: task.title, estimate: task.estimatedHours },
+    initial: { title: task.title, estimate: task.estimated_hours },
   });
   refocus(`[data-task-id="${CSS.escape(taskId)}"] button[data-action="edit"]`);
   const now = board.store.view(taskId); // the task as it stands after the dialog: gone, or busy, is no edit
   if (!fields || !now || board.store.pending(taskId)) return;
   const change = {};
   if (fields.title !== now.title) change.title = fields.title;
-  if (fields.estimate !== (now.estimatedHours ?? null)) change.estimatedHours = fields.estimate;
+  if (fields.estimate !== (now.estimated_hours ?? null)) change.estimated_hours = fields.estimate;
   if (!Object.keys(change).length) return;
   await board.optimistic(taskId, change, "update the task", async () => {
     let answer = null;
     if ("title" in change) answer = await api.updateTask(taskId, { title: change.title });
-    if ("estimatedHours" in change) answer = await api.updateEstimate(taskId, change.estimatedHours);
+    if ("estimated_hours" in change) answer = await api.updateEstimate(taskId, change.estimated_hours);
     return answer;
   });
 }
@@ -35,11 +35,11 @@ export async function addTask(board, story) {
   if (!fields) return;
   const key = newKey(); // one key per add: the retry below repeats the same add, never makes a second task
   const placeholder = board.store.beginAdd(key, {
-    storyId: story.id,
-    storyTitle: story.title,
+    story_id: story.id,
+    story_title: story.title,
     title: fields.title,
-    acceptanceCriteriaRefs: fields.refs,
-    estimatedHours: fields.estimate,
+    acceptance_criteria_refs: fields.refs,
+    estimated_hours: fields.estimate,
   });
   board.render();
   const body = { title: fields.title, acceptance_criteria_refs: fields.refs, estimated_hours: fields.estimate };

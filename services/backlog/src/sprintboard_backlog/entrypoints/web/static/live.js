@@ -10,7 +10,8 @@ const UNAUTHORIZED = 4401;
 export class LiveFeed {
   /**
    * handlers: onEvents(events), onState("connecting" | "live" | "reconnecting"),
-   * onSubscribed({ resumed }), onResync(), onUnauthorized()
+   * onSubscribed({ resumed }), onResync(), onUnauthorized(). Frames, and the events handed on, stay the
+   * wire's snake_case JSON: the casing the whole board reads.
    */
   constructor({ url, token, sprintId, ...handlers }) {
     this.url = url;

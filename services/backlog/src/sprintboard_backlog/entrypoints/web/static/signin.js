@@ -44,7 +44,7 @@ export async function showSignIn(root, { config, next, onSignedIn }) {
     await signedIn(true);
   });
 
-  if (config.devAuth) await listDevUsers(part("dev-users"), say, signedIn);
+  if (config.dev_auth) await listDevUsers(part("dev-users"), say, signedIn);
   else part("dev").hidden = true;
 
   if (session.token) await signedIn(false);

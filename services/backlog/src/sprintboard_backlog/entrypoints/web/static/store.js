@@ -11,6 +11,7 @@ export const STATUS_LABELS = {
 
 const OWNER_EVENTS = new Set(["ownership_taken", "ownership_released", "status_changed"]);
 
+/** Pure (no DOM, no I/O). Tasks, events and the sprint are kept as the wire's JSON, in snake_case. */
 export class BoardStore {
   constructor() {
     this.sprint = null;
@@ -35,7 +36,7 @@ export class BoardStore {
     // A task being added is in the snapshot before its POST answers (the add's own event, say): one card.
     const arrived = board.tasks.filter((task) => !this.tasks.has(task.id));
     for (const [id, added] of this.adding) {
-      if (arrived.some((task) => task.storyId === added.storyId && task.title === added.title)) this.adding.delete(id);
+      if (arrived.some((task) => task.story_id === added.story_id && task.title === added.title)) this.adding.delete(id);
     }
     this.sprint = board.sprint;
     this.tasks = tasks;
@@ -73,8 +74,8 @@ export class BoardStore {
         continue;
       }
       const next = { ...task, status: event.status, version: event.task_version };
-      if (event.type === "ownership_taken") next.ownerUserId = event.owner_user_id;
-      if (event.type === "ownership_released") next.ownerUserId = null;
+      if (event.type === "ownership_taken") next.owner_user_id = event.owner_user_id;
+      if (event.type === "ownership_released") next.owner_user_id = null;
       this.tasks.set(task.id, next);
       applied.push({ event, task: next });
     }
@@ -95,8 +96,8 @@ export class BoardStore {
         ...task,
         title: serverTask.title,
         status: serverTask.status,
-        ownerUserId: serverTask.owner_user_id ?? null,
-        estimatedHours: serverTask.estimated_hours ?? null,
+        owner_user_id: serverTask.owner_user_id ?? null,
+        estimated_hours: serverTask.estimated_hours ?? null,
         version: serverTask.version,
       });
     }
@@ -109,7 +110,7 @@ export class BoardStore {
   /** Show a task being added at once, at the end of its story's group; returns its placeholder id. */
   beginAdd(key, fields) {
     const id = `new-${key}`;
-    this.adding.set(id, { id, status: "available", ownerUserId: null, version: 0, placeholder: true, ...fields });
+    this.adding.set(id, { id, status: "available", owner_user_id: null, version: 0, placeholder: true, ...fields });
     return id;
   }
 
@@ -125,7 +126,7 @@ export class BoardStore {
   list() {
     const tasks = this.order.map((id) => this.view(id)).filter(Boolean);
     for (const added of this.adding.values()) {
-      const after = tasks.findLastIndex((task) => task.storyId === added.storyId);
+      const after = tasks.findLastIndex((task) => task.story_id === added.story_id);
       tasks.splice(after < 0 ? tasks.length : after + 1, 0, added);
     }
     return tasks;
@@ -139,5 +140,5 @@ export class BoardStore {
 }
 
 function pick(task) {
-  return { status: task.status, ownerUserId: task.ownerUserId, version: task.version };
+  return { status: task.status, owner_user_id: task.owner_user_id, version: task.version };
 }

@@ -62,10 +62,10 @@ export class BoardView {
     const percent = tasks.length ? (done / tasks.length) * 100 : 0;
     this.field("name").textContent = sprint.name;
     this.field("goal").textContent = sprint.goal || "";
-    this.field("dates").textContent = `${dateFormat.format(new Date(sprint.startDate))} – ${dateFormat.format(new Date(sprint.endDate))}`;
-    this.field("remaining").textContent = remaining(sprint.daysRemaining);
+    this.field("dates").textContent = `${dateFormat.format(new Date(sprint.start_date))} – ${dateFormat.format(new Date(sprint.end_date))}`;
+    this.field("remaining").textContent = remaining(sprint.days_remaining);
     const stat = (name, value) => (this.el.querySelector(`[data-stat="${name}"]`).textContent = value);
-    stat("stories", String(sprint.totalStories));
+    stat("stories", String(sprint.total_stories));
     stat("tasks", String(tasks.length));
     stat("completed", `${done} of ${tasks.length} tasks`);
     stat("percent", `${Math.round(percent)}%`);
@@ -155,7 +155,7 @@ export class BoardView {
               renderCard({
                 task,
                 me: state.me,
-                ownerName: task.ownerUserId ? state.ownerName(task.ownerUserId) : null,
+                ownerName: task.owner_user_id ? state.ownerName(task.owner_user_id) : null,
                 pending: state.store.pending(task.id),
                 showStory: byStatus,
               }),
@@ -177,8 +177,8 @@ function groupTasks(tasks, byStatus) {
   }
   const groups = new Map();
   for (const task of tasks) {
-    if (!groups.has(task.storyId)) groups.set(task.storyId, { key: task.storyId, title: task.storyTitle, tasks: [] });
-    groups.get(task.storyId).tasks.push(task);
+    if (!groups.has(task.story_id)) groups.set(task.story_id, { key: task.story_id, title: task.story_title, tasks: [] });
+    groups.get(task.story_id).tasks.push(task);
   }
   return [...groups.values()];
 }

@@ -1,56 +1,22 @@
-// The page's entry: routes by path to the sign-in page or a sprint board, and wires the board's parts.
+// The board page's controller: the socket, then the snapshot; live events, optimistic actions and their toasts.
 
-import { api, session, userName, whenUnauthorized } from "./api.js";
-import { BoardView } from "./board.js";
+import { api, session, userName } from "./api.js";
+import { BoardView } from "./board-view.js";
 import { ACTIONS } from "./card.js";
 import { clear, h } from "./dom.js";
-import { LiveFeed } from "./live.js";
-import { showSignIn } from "./signin.js";
-import { BoardStore, STATUSES, STATUS_LABELS } from "./store.js";
 import { addTask, editTask } from "./editing.js";
+import { LiveFeed } from "./live.js";
+import { BoardStore, STATUSES, STATUS_LABELS } from "./store.js";
 import { refusal, toast } from "./toast.js";
 
-const BOARD_PATH = /^\/projects\/([0-9a-fA-F-]{36})\/sprints\/([0-9a-fA-F-]{36})\/?$/;
-const main = document.getElementById("main");
-
-function signInAgain() {
-  session.clear();
-  location.assign(`/signin?next=${encodeURIComponent(location.pathname + location.search)}`);
-}
-
-function safeNext() {
-  const next = new URLSearchParams(location.search).get("next");
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : null;
-}
-
-async function boot() {
-  document.getElementById("signout").addEventListener("click", () => {
-    session.clear();
-    location.assign("/signin");
-  });
-  const config = await api.config();
-  const match = location.pathname.match(BOARD_PATH);
-  if (location.pathname === "/signin") {
-    document.title = "Sign in · Sprintboard";
-    await showSignIn(main, { config, next: safeNext(), onSignedIn: showUser });
-  } else if (match) {
-    if (!session.token) return signInAgain();
-    whenUnauthorized(signInAgain); // the token expired or was revoked while the board was open
-    await new BoardPage(config, match[2]).open();
-  } else {
-    location.replace("/signin");
-  }
-}
-
-function showUser(user) {
-  document.getElementById("whoami").textContent = user.name || user.email;
-  document.getElementById("signout").hidden = false;
-}
-
-class BoardPage {
-  constructor(config, sprintId) {
+export class BoardPage {
+  /** handlers: onUser(me) once the user is known, onUnauthorized() when the notifier refuses the token */
+  constructor(root, { config, sprintId, onUser, onUnauthorized }) {
+    this.root = root;
     this.config = config;
     this.sprintId = sprintId;
+    this.onUser = onUser;
+    this.onUnauthorized = onUnauthorized;
     this.store = new BoardStore();
     this.filters = readFilters();
     this.indicator = document.getElementById("connection");
@@ -61,18 +27,18 @@ class BoardPage {
   }
 
   async open() {
-    this.view = new BoardView(main, {
+    this.view = new BoardView(this.root, {
       onAction: (taskId, action) => (action === "edit" ? editTask(this, taskId) : this.act(taskId, action)),
       onAddTask: (story) => addTask(this, story),
       onFilters: (change) => this.setFilters(change),
     });
     this.view.el.hidden = true;
-    main.append(h("p", { class: "loading", role: "status" }, "Loading the board…"));
+    this.root.append(h("p", { class: "loading", role: "status" }, "Loading the board…"));
     this.me = await api.me();
-    showUser(this.me);
+    this.onUser(this.me);
     // The socket first, then the snapshot: events from the moment the socket listens are buffered in the store.
     this.feed = new LiveFeed({
-      url: this.config.notifierUrl,
+      url: this.config.notifier_url,
       token: session.token,
       sprintId: this.sprintId,
       onEvents: (events) => this.applyEvents(events),
@@ -81,7 +47,7 @@ class BoardPage {
         if (!resumed && this.store.loaded) this.refetch(); // listening again without a resume: catch up
       },
       onResync: () => this.refetch(),
-      onUnauthorized: signInAgain,
+      onUnauthorized: () => this.onUnauthorized(),
     });
     await this.feed.start();
     try {
@@ -94,7 +60,7 @@ class BoardPage {
   loaded(board) {
     const { applied } = this.store.load(board);
     document.title = `${board.sprint.name} · Sprintboard`;
-    main.querySelector(".loading")?.remove();
+    this.root.querySelector(".loading")?.remove();
     this.view.el.hidden = false;
     this.render();
     this.announce(applied);
@@ -103,7 +69,7 @@ class BoardPage {
   failed(error) {
     this.feed.stop();
     const text = error.status === 404 ? "This sprint does not exist, or it belongs to another team." : error.message;
-    clear(main).append(
+    clear(this.root).append(
       h(
         "div",
         { class: "empty-state", role: "alert" },
@@ -236,8 +202,3 @@ function writeFilters(filters) {
   const search = query.toString();
   history.replaceState(null, "", `${location.pathname}${search ? `?${search}` : ""}`);
 }
-
-boot().catch((error) => {
-  console.error(error);
-  clear(main).append(h("div", { class: "empty-state", role: "alert" }, h("h1", {}, "Something went wrong"), h("p", {}, error.message)));
-});
