@@ -10,7 +10,7 @@ import { BoardStore, STATUSES, STATUS_LABELS } from "./store.js";
 import { refusal, toast } from "./toast.js";
 
 export class BoardPage {
-  /** handlers: onUser(me) once the user is known, onUnauthorized() when the notifier refuses the token */
+  /** options: the page's config, the sprint's id, onUser(me) once the user is known, onUnauthorized() on a refused token */
   constructor(root, { config, sprintId, onUser, onUnauthorized }) {
     this.root = root;
     this.config = config;
