@@ -110,7 +110,7 @@ class JetStreamPublisher:
     async def connect(self) -> None:
         import nats
 
-        from sprintboard_contracts.stream import ensure_stream
+        from sprintboard_kit.stream import ensure_stream
 
         self._nc = await nats.connect(self._url, name="sprintboard-bench")
         self._js = self._nc.jetstream(publish_async_max_pending=20_000)

@@ -41,7 +41,7 @@ def bodies(ts: list[EventFactory], count: int) -> list[tuple[str, str, bytes]]:
 
 def socket_frames(secret: str, ts: list[EventFactory], matching: bool) -> list[list[str]]:
     """Auth and subscribe frames per tenant: to the tenant's sprint, or to a sprint no event names."""
-    from sprintboard_contracts.tokens import mint_dev_token
+    from sprintboard_kit.tokens import mint_dev_token
 
     frames = []
     for t in ts:
@@ -87,7 +87,7 @@ class Bed:
     async def start(self) -> None:
         import nats
 
-        from sprintboard_contracts.stream import ensure_stream
+        from sprintboard_kit.stream import ensure_stream
 
         await asyncio.to_thread(self.nats.start)
         self.nc = await nats.connect(self.nats.url, name="sprintboard-bench-ingest")
@@ -118,7 +118,7 @@ class Bed:
         return self.notifier.url.replace("http://", "ws://") + "/api/v1/ws/tasks"
 
     async def last_seq(self) -> int:
-        from sprintboard_contracts.stream import STREAM_NAME
+        from sprintboard_contracts.subjects import STREAM_NAME
 
         return int((await self.js.stream_info(STREAM_NAME)).state.last_seq)
 

@@ -138,7 +138,7 @@ class Run:
                 out[name] = result
 
     async def _service_scenarios(self, pool: ClientPool, svc: Services) -> None:
-        from sprintboard_contracts.tokens import user_id_for
+        from sprintboard_kit.tokens import user_id_for
 
         plan = self.plan
         token = bench_token(svc.jwt_secret)

@@ -50,7 +50,7 @@ async def sample(pid: int, until: asyncio.Event) -> dict[str, float]:
 
 
 def _tokens(secret: str, factories: list[EventFactory]) -> dict[str, str]:
-    from sprintboard_contracts.tokens import mint_dev_token
+    from sprintboard_kit.tokens import mint_dev_token
 
     return {
         t: mint_dev_token(secret, sub=f"user-{t}", name="Storm", email=None, org_id=t)

@@ -140,7 +140,7 @@ def notifier_frames(token: str, sprint_id: str, batch: bool) -> list[str]:
 
 
 def bench_token(secret: str, sub: str = "bench-user") -> str:
-    from sprintboard_contracts.tokens import mint_dev_token
+    from sprintboard_kit.tokens import mint_dev_token
 
     return str(
         mint_dev_token(secret, sub=sub, name="Bench User", email=f"{sub}@example.com", org_id=BENCH_ORG)

@@ -67,13 +67,16 @@ def test_every_setting_is_in_the_table() -> None:
 
 def metric_names() -> set[str]:
     """Every Prometheus metric the services define, as scraped (counters with `_total`)."""
-    from prometheus_client import REGISTRY
+    from prometheus_client import CollectorRegistry
 
-    import sprintboard_backlog.entrypoints.http.app
-    import sprintboard_backlog.entrypoints.relay  # noqa: F401  (importing them registers the metrics)
+    from sprintboard_backlog.adapters.relay import RelayMetrics
+    from sprintboard_backlog.entrypoints.http.observability import HttpMetrics
     from sprintboard_notifier.metrics import NotifierMetrics
 
-    families = [*REGISTRY.collect(), *NotifierMetrics().registry.collect()]
+    backlog = CollectorRegistry()
+    HttpMetrics(backlog)
+    RelayMetrics(backlog)
+    families = [*backlog.collect(), *NotifierMetrics().registry.collect()]
     return {
         f"{m.name}_total" if m.type == "counter" else m.name
         for m in families

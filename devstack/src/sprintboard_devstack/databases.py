@@ -9,17 +9,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from sprintboard_kit.database import asyncpg_dsn
+
 
 def with_database(url: str, name: str) -> str:
     """The same server URL pointing at database `name`."""
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def asyncpg_dsn(url: str) -> str:
-    """A plain libpq URL from a SQLAlchemy-style one (`postgresql+asyncpg://` → `postgresql://`)."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme.split('+')[0]}://{rest}"
 
 
 async def create_database(url: str, prefix: str = "sprintboard_test") -> str:

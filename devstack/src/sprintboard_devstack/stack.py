@@ -142,7 +142,7 @@ class Stack:
 
     def token(self, sub: str = "alice") -> str:
         """A dev token for a seeded user (signed with this stack's secret)."""
-        from sprintboard_contracts.tokens import mint_dev_token
+        from sprintboard_kit.tokens import mint_dev_token
 
         assert self.seed is not None
         user = next(u for u, _ in self.seed.users if u.sub == sub)

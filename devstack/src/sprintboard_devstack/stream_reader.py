@@ -9,7 +9,7 @@ from typing import Any
 import nats
 from nats.js.errors import NotFoundError
 
-from sprintboard_contracts.stream import STREAM_NAME
+from sprintboard_contracts.subjects import STREAM_NAME
 
 
 @dataclass(frozen=True)

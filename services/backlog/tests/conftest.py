@@ -20,8 +20,8 @@ from sprintboard_backlog.adapters.tables import outbox
 from sprintboard_backlog.entrypoints.http import create_app
 from sprintboard_backlog.entrypoints.http.context import ServiceContext
 from sprintboard_backlog.settings import BacklogSettings
-from sprintboard_contracts.tokens import mint_dev_token, user_id_for
 from sprintboard_devstack.databases import fresh_database
+from sprintboard_kit.tokens import mint_dev_token, user_id_for
 
 JWT_SECRET = "backlog-test-secret-" + "x" * 48
 

@@ -21,8 +21,8 @@ from websockets.exceptions import ConnectionClosed
 
 from sprintboard_contracts import events as contract
 from sprintboard_contracts.subjects import EventType, subject_for
-from sprintboard_contracts.tokens import mint_dev_token
 from sprintboard_devstack.servers import free_port
+from sprintboard_kit.tokens import mint_dev_token
 from sprintboard_notifier.app import create_app, server_config
 from sprintboard_notifier.hub import Hub
 from sprintboard_notifier.metrics import NotifierMetrics

@@ -13,8 +13,9 @@ import pytest
 from nats.js.api import StorageType
 from notifier_kit import Board, Notifier, client, make_event, publisher, run_notifier, token
 
-from sprintboard_contracts.stream import STREAM_NAME, StreamSettings, ensure_stream
+from sprintboard_contracts.subjects import STREAM_NAME
 from sprintboard_devstack.servers import EmbeddedNats
+from sprintboard_kit.stream import StreamSettings, ensure_stream
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ async def test_health_and_metrics(nats_url: str, tenant: str) -> None:
         async with httpx.AsyncClient(base_url=notifier.http_url) as http:
             assert (await http.get("/health/live")).status_code == 200
             ready = await http.get("/health/ready")
-            assert ready.status_code == 200 and ready.json()["nats_consumer"] is True
+            assert ready.status_code == 200 and ready.json()["checks"] == {"nats_consumer": "ok"}
             text = (await http.get("/metrics")).text
         for name in (
             "notifier_sockets_connected 1.0",

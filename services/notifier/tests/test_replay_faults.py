@@ -15,8 +15,8 @@ import pytest
 from notifier_kit import Board, make_event, publisher, run_notifier, token
 from websockets.asyncio.client import connect
 
-from sprintboard_contracts.stream import ensure_stream
 from sprintboard_devstack.servers import EmbeddedNats
+from sprintboard_kit.stream import ensure_stream
 
 GAP = 12_000  # many read batches, more than the kernel's socket buffers hold (~4 MiB)
 

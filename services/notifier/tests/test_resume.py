@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from notifier_kit import Board, client, make_event, publisher, run_notifier, token
 
-from sprintboard_contracts.stream import ensure_stream
 from sprintboard_devstack.servers import EmbeddedNats
+from sprintboard_kit.stream import ensure_stream
 
 
 @pytest.fixture(scope="module")

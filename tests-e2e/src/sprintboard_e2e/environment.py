@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sprintboard_contracts.tokens import mint_dev_token
+from sprintboard_kit.tokens import mint_dev_token
 
 Mode = Literal["containers", "embedded"]
 MODES: tuple[Mode, ...] = ("containers", "embedded")

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from sprintboard_contracts.tokens import mint_dev_token
 from sprintboard_e2e.api import BacklogApi
 from sprintboard_e2e.compose import COMPOSE_FILE, OVERRIDE_FILE, load
 from sprintboard_e2e.compose_project import ComposeProject, docker, free_port
 from sprintboard_e2e.environment import DEMO_ORG_ID
 from sprintboard_e2e.following import FollowingClient
 from sprintboard_e2e.sockets import BoardSocket
+from sprintboard_kit.tokens import mint_dev_token
 
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(1200)]
 FOLLOWERS = 6
@@ -61,9 +60,13 @@ def production() -> Iterator[ComposeProject]:
 
 
 def sockets_on(container: str) -> int:
-    """How many sockets a notifier replica holds, asked inside its container (its readiness document)."""
-    probe = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8001/health/ready').read().decode())"
-    return int(json.loads(docker("exec", container, "python", "-c", probe))["sockets"])
+    """How many sockets a notifier replica holds, asked inside its container (its sockets gauge)."""
+    probe = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8001/metrics').read().decode())"
+    exposition = docker("exec", container, "python", "-c", probe)
+    (value,) = (
+        line.split()[1] for line in exposition.splitlines() if line.startswith("notifier_sockets_connected ")
+    )
+    return int(float(value))
 
 
 async def test_the_production_stack_serves_through_one_port_and_loses_no_event_to_a_killed_replica(

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 from fault_stack import until
 
-from sprintboard_contracts.tokens import mint_dev_token
 from sprintboard_devstack.stack import Stack
+from sprintboard_kit.tokens import mint_dev_token
 
 ACTIONS: dict[str, tuple[str, str]] = {
     "take": ("PUT", "/tasks/{}/ownership"),

@@ -11,11 +11,12 @@ from typing import Any
 import asyncpg
 import nats
 
-from sprintboard_contracts.stream import STREAM_NAME, stream_epoch
+from sprintboard_contracts.subjects import STREAM_NAME
 from sprintboard_devstack import stream_reader as reader
-from sprintboard_devstack.databases import asyncpg_dsn
 from sprintboard_devstack.stack import Stack
 from sprintboard_devstack.stream_reader import StoredEvent
+from sprintboard_kit.database import asyncpg_dsn
+from sprintboard_kit.stream import stream_epoch
 
 
 async def until(

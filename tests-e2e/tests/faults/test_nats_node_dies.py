@@ -18,7 +18,8 @@ from fault_checks import check_stack, record
 from fault_clients import Driver, User, new_sprint
 from fault_stack import read_stream, stream_position, task_versions, wait_drained
 
-from sprintboard_contracts.stream import STREAM_NAME, StreamSettings, ensure_stream
+from sprintboard_contracts.subjects import STREAM_NAME
+from sprintboard_kit.stream import StreamSettings, ensure_stream
 
 if TYPE_CHECKING:
     from conftest import StartStack

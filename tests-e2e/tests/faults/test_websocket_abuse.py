@@ -20,7 +20,7 @@ from fault_stack import read_stream, servers, stream_position, wait_drained
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from sprintboard_contracts.tokens import mint_dev_token
+from sprintboard_kit.tokens import mint_dev_token
 
 if TYPE_CHECKING:
     from conftest import StartStack

@@ -7,7 +7,8 @@ import asyncio
 import asyncpg
 
 from sprintboard_backlog.adapters.migrations import upgrade
-from sprintboard_devstack.databases import asyncpg_dsn, fresh_database
+from sprintboard_devstack.databases import fresh_database
+from sprintboard_kit.database import asyncpg_dsn
 
 
 async def test_concurrent_and_repeated_upgrades(postgres_url: str) -> None:

@@ -53,7 +53,7 @@ class InterferingUnitOfWork(SqlUnitOfWork):
     async def commit(self) -> None:
         if not InterferingUnitOfWork.interfered:
             InterferingUnitOfWork.interfered = True
-            write = self.tasks.pending[0]
+            write = self.tasks.deferred[0]
             await tasks.take_task(
                 SqlUnitOfWorkFactory(self._engine)(), tasks.TakeTask(self.rival, write.task_id)
             )

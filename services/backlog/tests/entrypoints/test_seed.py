@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sprintboard_backlog.entrypoints.seed import DEMO_ORG_ID, seed_demo
-from sprintboard_contracts.tokens import mint_dev_token, user_id_for
+from sprintboard_kit.tokens import mint_dev_token, user_id_for
 
 
 async def test_seed_demo_is_complete_and_idempotent(database_url: str, client: Any, jwt_secret: str) -> None:

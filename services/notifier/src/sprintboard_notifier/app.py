@@ -10,19 +10,18 @@ from contextlib import asynccontextmanager
 from typing import TypedDict
 
 import uvicorn
-from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi import FastAPI
 
 from sprintboard_contracts.subjects import STREAM_NAME, filter_for_project
-from sprintboard_contracts.tokens import TokenVerifier
 from sprintboard_contracts.wire import AnyWireEvent
+from sprintboard_kit.logs import install_redaction
+from sprintboard_kit.operations import NotReady, operations_router
 from sprintboard_notifier.asyncapi import router as asyncapi_router
 from sprintboard_notifier.consumer import TaskStreamConsumer
 from sprintboard_notifier.gateway import Gateway
 from sprintboard_notifier.history import StreamHistory
 from sprintboard_notifier.hub import Delivery, Hub
 from sprintboard_notifier.lean import LeanWebSocketProtocol
-from sprintboard_notifier.logs import install_redaction
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.settings import NotifierSettings
 
@@ -133,14 +132,12 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
     install_redaction()
     metrics = NotifierMetrics()
-    verifier = TokenVerifier(
-        secret=settings.jwt_secret,
-        jwks_url=settings.jwt_jwks_url,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-    )
     bridge = StreamBridge(settings, metrics)
-    gateway = Gateway(bridge.hub, verifier, settings, metrics)
+    gateway = Gateway(bridge.hub, settings.token_verifier(), settings, metrics)
+
+    async def consumer_check() -> None:
+        if not (bridge.hub.ready and bridge.consumer.running):
+            raise NotReady("the stream consumer is not running")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[NotifierState]:
@@ -160,20 +157,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     app = FastAPI(title="Sprintboard notifier", lifespan=lifespan)
     app.include_router(asyncapi_router)
 
-    @app.get("/health/live")
-    async def live() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/health/ready")
-    async def ready(response: Response) -> dict[str, object]:
-        ok = bridge.hub.ready and bridge.consumer.running
-        response.status_code = 200 if ok else 503
-        return {"status": "ok" if ok else "unavailable", "nats_consumer": ok, "sockets": len(bridge.hub)}
-
-    @app.get("/metrics")
-    async def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
+    app.include_router(operations_router(lambda _: {"nats_consumer": consumer_check}, metrics.registry))
     app.state.bridge = bridge
     return app
 

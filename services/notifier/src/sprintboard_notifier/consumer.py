@@ -14,14 +14,9 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from sprintboard_contracts.events import InvalidEvent
-from sprintboard_contracts.stream import (
-    STREAM_NAME,
-    STREAM_SUBJECTS,
-    StreamSettings,
-    ensure_stream,
-    stream_epoch,
-)
+from sprintboard_contracts.subjects import STREAM_NAME, STREAM_SUBJECTS
 from sprintboard_contracts.wire import AnyWireEvent, decode_event
+from sprintboard_kit.stream import StreamSettings, ensure_stream, stream_epoch
 from sprintboard_notifier.metrics import NotifierMetrics
 
 log = logging.getLogger(__name__)

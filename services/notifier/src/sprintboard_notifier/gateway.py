@@ -8,7 +8,7 @@ import logging
 import time
 from collections import deque
 
-from sprintboard_contracts.tokens import Identity, InvalidToken, TokenVerifier
+from sprintboard_kit.tokens import Identity, InvalidToken, TokenVerifier
 from sprintboard_notifier import protocol
 from sprintboard_notifier.hub import HEARTBEAT, Hub, Session
 from sprintboard_notifier.metrics import NotifierMetrics

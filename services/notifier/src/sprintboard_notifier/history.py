@@ -12,8 +12,9 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from sprintboard_contracts.events import InvalidEvent
-from sprintboard_contracts.stream import STREAM_NAME, stream_epoch
+from sprintboard_contracts.subjects import STREAM_NAME
 from sprintboard_contracts.wire import AnyWireEvent, decode_event
+from sprintboard_kit.stream import stream_epoch
 from sprintboard_notifier.hub import HistoryGap
 
 log = logging.getLogger(__name__)

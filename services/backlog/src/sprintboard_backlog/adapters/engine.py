@@ -7,6 +7,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from sprintboard_kit.database import sqlalchemy_url
+
 # What an unreachable database looks like from here: refused, reset or timed-out connections (OSError),
 # connections lost or refused by the server, a server shutting down or starting up, a pool with no
 # connection free in time. Anything else (a constraint, a syntax error) is a bug, not an outage.
@@ -21,25 +23,10 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
-def async_url(url: str) -> str:
-    """`postgresql://` / `postgres://` → `postgresql+asyncpg://`; other drivers are replaced too."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise ValueError(f"not a database URL: {url!r}")
-    if scheme.split("+")[0] not in ("postgresql", "postgres"):
-        raise ValueError(f"only PostgreSQL is supported, got {scheme!r}")
-    return f"postgresql+asyncpg://{rest}"
-
-
-def plain_url(url: str) -> str:
-    """The libpq form (`postgresql://`) for asyncpg itself."""
-    return "postgresql://" + url.partition("://")[2]
-
-
 def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10) -> AsyncEngine:
     """An engine; nothing connects until the first use."""
     return create_async_engine(
-        async_url(url),
+        sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=10,

@@ -12,7 +12,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
-from sprintboard_contracts.stream import StreamSettings, ensure_stream
+from sprintboard_kit.stream import StreamSettings, ensure_stream
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from sprintboard_backlog.adapters.nats_publisher import JetStreamPublisher, OutgoingMessage
 
@@ -21,15 +21,32 @@ WAKE_CHANNEL = "sprintboard_outbox"
 # One leader across every backlog instance on the database; any fixed 64-bit key will do.
 LEADER_LOCK_KEY = 0x5B0A_7D0C_0717_0001
 
-PUBLISHED = Counter("sprintboard_relay_published_total", "Outbox events published to JetStream and acked.")
-FAILURES = Counter("sprintboard_relay_failures_total", "Relay batches that failed and will be retried.")
-PENDING = Gauge("sprintboard_outbox_pending", "Outbox rows committed but not yet published.")
-LEADER = Gauge("sprintboard_relay_is_leader", "1 while this process holds the relay leadership.")
-LAG = Histogram(
-    "sprintboard_relay_lag_seconds",
-    "From the outbox row's insert (its transaction) to the JetStream ack.",
-    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-)
+
+class RelayMetrics:
+    """What the relay counts, in the registry of the process serving them (the API's, or the standalone
+    relay's metrics port)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = r = registry or CollectorRegistry()
+        self.published = Counter(
+            "sprintboard_relay_published_total", "Outbox events published to JetStream and acked.", registry=r
+        )
+        self.failures = Counter(
+            "sprintboard_relay_failures_total", "Relay batches that failed and will be retried.", registry=r
+        )
+        self.pending = Gauge(
+            "sprintboard_outbox_pending", "Outbox rows committed but not yet published.", registry=r
+        )
+        self.leader = Gauge(
+            "sprintboard_relay_is_leader", "1 while this process holds the relay leadership.", registry=r
+        )
+        self.lag = Histogram(
+            "sprintboard_relay_lag_seconds",
+            "From the outbox row's insert (its transaction) to the JetStream ack.",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=r,
+        )
+
 
 _FETCH = """
 SELECT id, event_id, task_id, subject, payload, created_at
@@ -69,8 +86,10 @@ class OutboxRelay:
         max_backoff: float = 5.0,
         retention_seconds: float = 3600.0,
         lock_timeout: float = 5.0,
+        metrics: RelayMetrics | None = None,
     ) -> None:
         self._dsn = dsn
+        self._metrics = metrics or RelayMetrics()
         self._publisher = publisher
         self._batch_size = batch_size
         self._poll_interval = poll_interval
@@ -110,7 +129,7 @@ class OutboxRelay:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # database or NATS outage: wait, then try again
-                    FAILURES.inc()
+                    self._metrics.failures.inc()
                     log.warning("outbox relay interrupted, retrying in %.1fs: %r", backoff, exc)
                     self._set_leader(False)
                     await asyncio.sleep(backoff)
@@ -127,7 +146,7 @@ class OutboxRelay:
 
     def _set_leader(self, value: bool) -> None:
         self._is_leader = value
-        LEADER.set(1 if value else 0)
+        self._metrics.leader.set(1 if value else 0)
 
     async def _lead(self) -> None:
         # The lock lives as long as the session, and only a round trip shows the session is alive. Every
@@ -165,20 +184,20 @@ class OutboxRelay:
         """Publish one batch and mark it; return how many rows were published."""
         rows = first_row_per_task(await conn.fetch(_FETCH, self._batch_size))
         if not rows:
-            PENDING.set(0)
+            self._metrics.pending.set(0)
             return 0
         await self._publisher.publish_batch(
             [OutgoingMessage(str(r["event_id"]), r["subject"], r["payload"].encode()) for r in rows]
         )
         acked_at = datetime.now(UTC)
         await conn.execute(_MARK, [r["id"] for r in rows])
-        PUBLISHED.inc(len(rows))
+        self._metrics.published.inc(len(rows))
         for r in rows:
-            LAG.observe(max(0.0, (acked_at - r["created_at"]).total_seconds()))
+            self._metrics.lag.observe(max(0.0, (acked_at - r["created_at"]).total_seconds()))
         return len(rows)
 
     async def _housekeeping(self, conn: asyncpg.Connection) -> None:
-        PENDING.set(await conn.fetchval(_COUNT_PENDING))
+        self._metrics.pending.set(await conn.fetchval(_COUNT_PENDING))
         now = time.monotonic()
         if now - self._last_purge > 60:
             self._last_purge = now

@@ -89,19 +89,21 @@ _UPDATE_WITH_OUTBOX_ON_DRIVER = DriverStatement(_UPDATE_WITH_OUTBOX)
 
 
 @dataclass(frozen=True, slots=True)
-class TaskWrite:
-    """A task row to write at commit: alone, or in one statement together with its outbox row."""
+class DeferredTaskWrite:
+    """A task row `add`/`update` leave for the unit of work's commit to write: by itself inside the
+    transaction (`statement`), or in one statement together with its event's outbox row
+    (`with_outbox_row`)."""
 
     task_id: UUID
     statement: Executable
-    with_outbox: DriverStatement
+    with_outbox_row: DriverStatement
     params: dict[str, Any]
 
 
 class SqlTaskRepository:
     def __init__(self, tx: LazyTransaction) -> None:
         self._tx = tx
-        self.pending: list[TaskWrite] = []
+        self.deferred: list[DeferredTaskWrite] = []
 
     async def add(self, task: Task) -> None:
         params = {f"b_{name}": value for name, value in self._mutable(task).items()}
@@ -113,7 +115,7 @@ class SqlTaskRepository:
             b_version=task.version,
             b_created_at=task.created_at,
         )
-        self.pending.append(TaskWrite(task.id, _INSERT, _INSERT_WITH_OUTBOX_ON_DRIVER, params))
+        self.deferred.append(DeferredTaskWrite(task.id, _INSERT, _INSERT_WITH_OUTBOX_ON_DRIVER, params))
 
     async def get(self, tenant_id: str, task_id: UUID, *, for_update: bool = False) -> Task | None:
         params = {"b_tenant_id": tenant_id, "b_task_id": task_id}
@@ -131,7 +133,7 @@ class SqlTaskRepository:
             b_previous_version=task.version - 1,
             b_version=task.version,
         )
-        self.pending.append(TaskWrite(task.id, _UPDATE, _UPDATE_WITH_OUTBOX_ON_DRIVER, params))
+        self.deferred.append(DeferredTaskWrite(task.id, _UPDATE, _UPDATE_WITH_OUTBOX_ON_DRIVER, params))
 
     async def for_story(self, tenant_id: str, story_id: UUID, status: TaskStatus | None = None) -> list[Task]:
         stmt = _select(tenant_id).where(tasks.c.story_id == story_id)

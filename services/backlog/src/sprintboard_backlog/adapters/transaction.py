@@ -68,8 +68,9 @@ class LazyTransaction:
         """A read on the driver: an asyncpg record (mapping access by column name) or None."""
         return await self.driver.fetchrow(statement.sql, *statement.args(params))
 
-    async def execute_alone(self, statement: DriverStatement, params: Mapping[str, Any]) -> int:
-        """One self-contained (atomic) statement outside any transaction; returns the rows it affected."""
+    async def execute_autocommitted(self, statement: DriverStatement, params: Mapping[str, Any]) -> int:
+        """One statement outside any transaction, atomic by itself (the connection autocommits); returns the
+        rows it affected."""
         status: str = await self.driver.execute(statement.sql, *statement.args(params))
         return int(status.rsplit(" ", 1)[-1])
 

@@ -19,7 +19,7 @@ from sprintboard_backlog.adapters.outbox import INSERT_OUTBOX, outbox_params, ou
 from sprintboard_backlog.adapters.project_repository import SqlProjectRepository
 from sprintboard_backlog.adapters.sprint_repository import SqlSprintRepository
 from sprintboard_backlog.adapters.story_repository import SqlStoryRepository
-from sprintboard_backlog.adapters.task_repository import SqlTaskRepository
+from sprintboard_backlog.adapters.task_repository import DeferredTaskWrite, SqlTaskRepository
 from sprintboard_backlog.adapters.transaction import LazyTransaction
 from sprintboard_backlog.adapters.user_repository import SqlUserRepository
 from sprintboard_backlog.application.unit_of_work import ConcurrentChange
@@ -124,7 +124,7 @@ class SqlUnitOfWork:
         """The end of a use case's block inside `single_transaction()`: what it did not commit is undone
         (its savepoint), unless the connection itself is suspect, which the enclosing block handles."""
         tx = self.transaction
-        self.tasks.pending, self._events = [], []
+        self.tasks.deferred, self._events = [], []
         try:
             if exc is None or not _connection_suspect(exc, tx):
                 await tx.rollback()
@@ -146,22 +146,12 @@ class SqlUnitOfWork:
             raise RuntimeError(
                 "single_transaction() commits as it ends; commit() belongs in a block inside it"
             )
-        writes, self.tasks.pending = self.tasks.pending, []
+        writes, self.tasks.deferred = self.tasks.deferred, []
         events, self._events = self._events, []
         if not tx.active and len(writes) == 1 and [e.task_id for e in events] == [writes[0].task_id]:
-            if (
-                await tx.execute_alone(writes[0].with_outbox, writes[0].params | outbox_params(events[0]))
-                != 1
-            ):
-                raise ConcurrentChange()
+            await _commit_in_one_statement(tx, writes[0], events[0])
         elif writes or events or tx.active:
-            for write in writes:
-                if (await tx.write(write.statement, write.params)).rowcount != 1:
-                    raise ConcurrentChange()
-            if events:
-                rows = [outbox_row(event) for event in events]
-                await tx.write(INSERT_OUTBOX, rows[0] if len(rows) == 1 else rows)
-            await tx.commit()
+            await _commit_in_transaction(tx, writes, events)
         if events and tx.nested:
             self._wrote_events = True  # the hook runs when the enclosing transaction commits
         elif events:
@@ -175,9 +165,30 @@ class SqlUnitOfWork:
                 log.exception("on_commit hook failed")
 
     async def rollback(self) -> None:
-        self.tasks.pending = []
+        self.tasks.deferred = []
         self._events = []
         await self.transaction.rollback()
+
+
+async def _commit_in_one_statement(tx: LazyTransaction, write: DeferredTaskWrite, event: TaskEvent) -> None:
+    """A lone task change and its event: the task row and its outbox row in ONE autocommitted statement,
+    no BEGIN/COMMIT round trips. The write is conditional on the version read, as in a transaction."""
+    if await tx.execute_autocommitted(write.with_outbox_row, write.params | outbox_params(event)) != 1:
+        raise ConcurrentChange()
+
+
+async def _commit_in_transaction(
+    tx: LazyTransaction, writes: list[DeferredTaskWrite], events: list[TaskEvent]
+) -> None:
+    """Everything else: each task write, then the events' outbox rows, then COMMIT (or, inside
+    `single_transaction()`, the end of the block's savepoint)."""
+    for write in writes:
+        if (await tx.write(write.statement, write.params)).rowcount != 1:
+            raise ConcurrentChange()
+    if events:
+        rows = [outbox_row(event) for event in events]
+        await tx.write(INSERT_OUTBOX, rows[0] if len(rows) == 1 else rows)
+    await tx.commit()
 
 
 def _connection_suspect(exc: BaseException, tx: LazyTransaction) -> bool:

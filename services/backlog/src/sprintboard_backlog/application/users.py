@@ -31,9 +31,6 @@ class UserDirectory:
             self._known.clear()
         self._known.add(key)
 
-    def forget(self) -> None:
-        self._known.clear()
-
 
 async def get_user(uow: UnitOfWork, actor: Actor, user_id: UUID) -> User:
     async with uow:

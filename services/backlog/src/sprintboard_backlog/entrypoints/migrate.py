@@ -7,8 +7,8 @@ import asyncio
 import logging
 
 from sprintboard_backlog.adapters.migrations import upgrade_sync
-from sprintboard_backlog.entrypoints.http.observability import configure_logging
 from sprintboard_backlog.settings import BacklogSettings
+from sprintboard_kit.logs import configure_logging
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from sprintboard_backlog.application import projects, sprints, stories, tasks
 from sprintboard_backlog.application.board import sprint_board
 from sprintboard_backlog.domain.story import StoryStatus
 from sprintboard_backlog.domain.user import Actor, User
-from sprintboard_contracts.tokens import tenant_id_for, user_id_for
+from sprintboard_kit.tokens import tenant_id_for, user_id_for
 
 DEMO_ORG_ID = "demo-org"
 DEMO_PROJECT_NAME = "Sprintboard demo"

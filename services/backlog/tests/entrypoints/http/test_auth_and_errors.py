@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sprintboard_contracts.tokens import mint_dev_token, user_id_for
+from sprintboard_kit.tokens import mint_dev_token, user_id_for
 
 ENVELOPE_KEYS = {"code", "message", "request_id", "timestamp"}
 

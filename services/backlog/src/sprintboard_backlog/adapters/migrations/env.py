@@ -11,8 +11,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from sprintboard_backlog.adapters.engine import async_url
 from sprintboard_backlog.adapters.tables import metadata
+from sprintboard_kit.database import sqlalchemy_url
 
 MIGRATION_LOCK_KEY = 0x5B0A_7D0C_0717_0002
 
@@ -23,7 +23,7 @@ def _database_url() -> str:
     url = url or os.environ.get("BACKLOG_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if not url:
         raise RuntimeError("no database URL: pass one to upgrade() or set DATABASE_URL")
-    return async_url(str(url))
+    return sqlalchemy_url(str(url))
 
 
 def _run(connection: Connection) -> None:

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sprintboard_backlog.adapters.relay import RelayMetrics
 from sprintboard_backlog.application.unit_of_work import UnitOfWork
 from sprintboard_backlog.application.users import UserDirectory
 from sprintboard_backlog.settings import BacklogSettings
-from sprintboard_contracts.tokens import TokenVerifier
+from sprintboard_kit.operations import ReadinessCheck
+from sprintboard_kit.tokens import TokenVerifier
 
 log = logging.getLogger(__name__)
-
-ReadinessCheck = Callable[[], Awaitable[None]]
-"""Raises (or times out) when its dependency is not ready."""
 
 
 @dataclass
@@ -32,6 +31,7 @@ class ServiceContext:
     verifier: TokenVerifier
     users: UserDirectory
     dev_token_secret: str | None
+    relay_metrics: RelayMetrics  # in the app's registry, served at /metrics
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     on_commit: list[Callable[[], None]] = field(default_factory=list)
 

@@ -11,7 +11,7 @@ from sprintboard_backlog.application.unit_of_work import UnitOfWork
 from sprintboard_backlog.domain.user import Actor, User
 from sprintboard_backlog.entrypoints.http.context import ServiceContext
 from sprintboard_backlog.entrypoints.http.errors import Unauthorized
-from sprintboard_contracts.tokens import Identity, InvalidToken
+from sprintboard_kit.tokens import Identity, InvalidToken
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT: HS256 with the shared secret, or RS256 via JWKS.")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

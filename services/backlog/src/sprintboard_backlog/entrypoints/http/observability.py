@@ -1,4 +1,4 @@
-"""Request ids, JSON logs carrying them, request metrics and the 500 safety net, as one ASGI layer."""
+"""Request ids, the JSON logs carrying them, request metrics and the 500 safety net, as one ASGI layer."""
 
 from __future__ import annotations
 
@@ -10,26 +10,37 @@ from contextvars import ContextVar
 from typing import Any
 
 import orjson
-from prometheus_client import Counter, Gauge, Histogram
-from pythonjsonlogger.json import JsonFormatter
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sprintboard_kit import logs as kit_logs
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
-REQUESTS = Counter(
-    "sprintboard_http_requests_total",
-    "HTTP requests by method, route template and status.",
-    ["method", "route", "status"],
-)
-LATENCY = Histogram(
-    "sprintboard_http_request_duration_seconds",
-    "HTTP request latency by method and route template.",
-    ["method", "route"],
-    buckets=(0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-)
-IN_FLIGHT = Gauge("sprintboard_http_requests_in_flight", "HTTP requests being served.")
+
+class HttpMetrics:
+    """Request counts, latencies and requests in flight, by route template, in the app's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "sprintboard_http_requests_total",
+            "HTTP requests by method, route template and status.",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "sprintboard_http_request_duration_seconds",
+            "HTTP request latency by method and route template.",
+            ["method", "route"],
+            buckets=(0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "sprintboard_http_requests_in_flight", "HTTP requests being served.", registry=registry
+        )
+
 
 log = logging.getLogger("sprintboard_backlog.http")
 
@@ -41,22 +52,8 @@ class RequestIdFilter(logging.Filter):
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """JSON lines on stderr with the request id; idempotent (replaces its own handler only)."""
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_sprintboard", False):
-            root.removeHandler(handler)
-    handler = logging.StreamHandler()
-    handler._sprintboard = True  # type: ignore[attr-defined]
-    handler.setFormatter(
-        JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            rename_fields={"levelname": "level"},
-        )
-    )
-    handler.addFilter(RequestIdFilter())
-    root.addHandler(handler)
-    root.setLevel(level.upper())
+    """The kit's JSON lines, each with the request id it was logged under."""
+    kit_logs.configure_logging(level, filters=[RequestIdFilter()])
 
 
 def current_request_id() -> str | None:
@@ -83,8 +80,9 @@ class RequestContextMiddleware:
     """Sets X-Request-ID in and out, records metrics by route template, logs each request, and turns an
     unhandled exception into the error envelope (500) with the request id."""
 
-    def __init__(self, app: ASGIApp, access_log: bool = True) -> None:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics, access_log: bool = True) -> None:
         self.app = app
+        self.metrics = metrics
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -106,7 +104,8 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", header_value)]
             await send(message)
 
-        IN_FLIGHT.inc()
+        metrics = self.metrics
+        metrics.in_flight.inc()
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
@@ -114,12 +113,12 @@ class RequestContextMiddleware:
             if not response_started:
                 await _send_internal_error(send_with_id, request_id)
         finally:
-            IN_FLIGHT.dec()
+            metrics.in_flight.dec()
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
             method = scope.get("method", "")
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(elapsed)
+            metrics.requests.labels(method, route, str(status)).inc()
+            metrics.latency.labels(method, route).observe(elapsed)
             if self.access_log:
                 log.info(
                     "request",

@@ -9,7 +9,7 @@ from sprintboard_backlog.entrypoints.http.dependencies import Context
 from sprintboard_backlog.entrypoints.http.routes import API_PREFIX
 from sprintboard_backlog.entrypoints.http.schemas import Text
 from sprintboard_backlog.entrypoints.seed import DEMO_ORG_ID, DEMO_USERS
-from sprintboard_contracts.tokens import mint_dev_token, user_id_for
+from sprintboard_kit.tokens import mint_dev_token, user_id_for
 
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["dev auth"])
 

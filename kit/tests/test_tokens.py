@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from sprintboard_contracts.tokens import (
+from sprintboard_kit.tokens import (
     Identity,
     InvalidToken,
     TokenVerifier,

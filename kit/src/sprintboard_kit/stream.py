@@ -1,4 +1,7 @@
-"""The JetStream stream every task event goes through: its settings and an idempotent `ensure_stream`."""
+"""Stream setup, the same in both services: the tunable settings and an idempotent `ensure_stream`.
+
+The stream's name and subjects are the contract (`sprintboard_contracts.subjects`); what a deployment
+tunes (retention, de-duplication window, replicas, a message cap) is set here, from `StreamFields`."""
 
 from __future__ import annotations
 
@@ -9,8 +12,6 @@ from nats.js.api import RetentionPolicy, StorageType, StreamConfig, StreamInfo
 from nats.js.errors import NotFoundError
 
 from sprintboard_contracts.subjects import STREAM_NAME, STREAM_SUBJECTS
-
-__all__ = ["STREAM_NAME", "STREAM_SUBJECTS", "StreamSettings", "ensure_stream", "stream_epoch"]
 
 DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
 DEFAULT_DUPLICATE_WINDOW_SECONDS = 120
