@@ -93,3 +93,24 @@ def test_uppercase_uuids_are_taken_as_sent(events: list[TaskEventBase]) -> None:
     data = json.dumps(_fields(events[1]) | {"sprint_id": sprint})
     assert decode_event(data).sprint_id == sprint
     assert str(parse_event(data).sprint_id) == sprint.lower()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    [
+        "0123456-789ab-cdef-0123-456789abcdef",  # 36 characters, the first hyphen one place early
+        "01234567-89ab-cdef-0123-456789abcdeg",  # not hex
+        "01234567-89ab-cdef-0123-456789abcde٣",  # a unicode digit
+        "01234567-89ab-cdef-0123-456789abcde ",  # trailing space
+        "0123456789abcdef0123456789abcdef----",  # right length, hyphens at the end
+    ],
+)
+def test_each_id_field_is_checked_on_its_own(bad_id: str, events: list[TaskEventBase]) -> None:
+    # The fast check matches the ids joined: a bad one must be refused wherever it stands.
+    for event in events:
+        fields = _fields(event)
+        ids = [n for n, v in fields.items() if n.endswith("_id") and n not in ("tenant_id", "org_id") and v]
+        for name in ids:
+            assert len(bad_id) == 36
+            with pytest.raises(InvalidEvent, match=rf"at `\$.{name}`"):
+                decode_event(json.dumps(fields | {name: bad_id}))

@@ -3,12 +3,21 @@
 `decode_event` is what a hot consumer calls on each message (a few µs, against ~25 µs for `parse_event`
 with pydantic); it gives plain values (ids and the timestamp as the strings that were sent), enough to
 route and forward the event. `parse_event` stays the rich model for code that works with the event.
+
+msgspec checks a `pattern` by calling Python's `re` once per field (~1 µs each, eight ids and a timestamp
+an event), so the structs check only what msgspec does in C (types, lengths, literals), and the ids and
+the timestamp are matched afterwards in two regex calls. An event either check refuses is decoded once
+more by strict twins of the structs (the patterns on every field): the error names the field as before.
 """
 
 from __future__ import annotations
 
+import functools
+import operator
+import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Final, Literal, TypeAlias
+from typing import Annotated, Any, Final, Literal, TypeAlias, get_type_hints
 
 import msgspec
 from msgspec import Meta
@@ -26,8 +35,11 @@ def _integer(low: int, high: int | None = None) -> object:
     return Annotated[int, Meta(ge=low, le=high)] | Annotated[float, Meta(ge=low, le=high, multiple_of=1)]
 
 
-Uuid: TypeAlias = Annotated[str, Meta(pattern=_whole(UUID_PATTERN))]
-Timestamp: TypeAlias = Annotated[str, Meta(pattern=_whole(TIMESTAMP_PATTERN))]
+# What msgspec checks in C; the patterns are matched by `_patterns_hold` (and by the strict twins).
+Uuid: TypeAlias = Annotated[str, Meta(min_length=36, max_length=36)]
+Timestamp: TypeAlias = str
+StrictUuid: TypeAlias = Annotated[str, Meta(pattern=_whole(UUID_PATTERN))]
+StrictTimestamp: TypeAlias = Annotated[str, Meta(pattern=_whole(TIMESTAMP_PATTERN))]
 NonEmpty: TypeAlias = Annotated[str, Meta(min_length=1)]
 Status: TypeAlias = Literal["available", "owned", "inprogress", "completed"]
 SchemaVersion: TypeAlias = _integer(1, 1)  # type: ignore[valid-type]
@@ -102,15 +114,55 @@ WIRE_EVENTS: Final[tuple[type[WireEvent], ...]] = (
     WireTaskUpdated,
 )
 _DECODER: Final = msgspec.json.Decoder(AnyWireEvent)
+_STRICT_TYPES: Final[dict[Any, Any]] = {
+    Uuid: StrictUuid,
+    Uuid | None: StrictUuid | None,
+    Timestamp: StrictTimestamp,
+}
+
+
+def _strict_twin(struct: type[WireEvent]) -> type[msgspec.Struct]:
+    """The same struct with the patterns checked field by field: slow, but its errors name the field."""
+    hints = get_type_hints(struct, include_extras=True)
+    fields = [(name, _STRICT_TYPES.get(hints[name], hints[name])) for name in struct.__struct_fields__]
+    config = struct.__struct_config__
+    return msgspec.defstruct(
+        f"Strict{struct.__name__}", fields, tag_field="type", tag=config.tag, frozen=True, gc=False
+    )
+
+
+_STRICT_DECODER: Final = msgspec.json.Decoder(
+    functools.reduce(operator.or_, (_strict_twin(s) for s in WIRE_EVENTS))
+)
+# Each event type's id fields, read in one call (the nullable ones may be null instead of a UUID).
+_IDS: Final[dict[type[WireEvent], Callable[[WireEvent], tuple[str | None, ...]]]] = {
+    s: operator.attrgetter(
+        *(n for n in s.__struct_fields__ if get_type_hints(s, include_extras=True)[n] in (Uuid, Uuid | None))
+    )
+    for s in WIRE_EVENTS
+}
+_TIMESTAMP_RE: Final = re.compile(_whole(TIMESTAMP_PATTERN))
+_UUID_BODY: Final = UUID_PATTERN.removeprefix("^").removesuffix("$")
+_UUIDS_RE: Final = [re.compile(f"(?:{_UUID_BODY}){{{n}}}\\Z") for n in range(16)]
+
+
+def _patterns_hold(event: WireEvent) -> bool:
+    """Every id and the timestamp match their schema patterns. The decoder held each id to 36 characters,
+    so the ids joined match n UUIDs in a row exactly when each of them matches one."""
+    if _TIMESTAMP_RE.match(event.timestamp) is None:
+        return False
+    ids = "".join(filter(None, _IDS[type(event)](event)))
+    return _UUIDS_RE[len(ids) // 36].match(ids) is not None
 
 
 def decode_event(data: bytes | bytearray | memoryview | str) -> AnyWireEvent:
     """The task event in a message's JSON, checked against its contract; `InvalidEvent` if it breaks it."""
     try:
         event = _DECODER.decode(data)
-    except msgspec.ValidationError as exc:
-        # msgspec names the path and the expected shape, not the value (which may be personal data).
-        raise InvalidEvent(f"invalid task event: {exc}") from None
+        if not _patterns_hold(event):
+            raise msgspec.ValidationError
+    except msgspec.ValidationError:
+        event = _strictly(data)
     except msgspec.DecodeError as exc:
         raise InvalidEvent(f"event is not valid JSON: {exc}") from None
     # The pattern allows days 29-31 of every month; only those can name a date that does not exist.
@@ -121,6 +173,18 @@ def decode_event(data: bytes | bytearray | memoryview | str) -> AnyWireEvent:
         raise InvalidEvent(
             "invalid task event: timestamp is not a date that exists - at `$.timestamp`"
         ) from None
+    return event
+
+
+def _strictly(data: bytes | bytearray | memoryview | str) -> AnyWireEvent:
+    """The strict twins' verdict, for an event the fast check refused: the error that names the field."""
+    try:
+        strict = _STRICT_DECODER.decode(data)
+    except msgspec.ValidationError as exc:
+        # msgspec names the path and the expected shape, not the value (which may be personal data).
+        raise InvalidEvent(f"invalid task event: {exc}") from None
+    # Never reached while both checks agree; if they ever did not, the strict one is the contract.
+    event: AnyWireEvent = msgspec.convert(msgspec.to_builtins(strict), AnyWireEvent)
     return event
 
 
