@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 
 import nats
@@ -16,6 +17,7 @@ from sprintboard_contracts.subjects import (
     STREAM_SUBJECTS,
     SUBJECT_PREFIX,
     SUBJECT_VERSION,
+    V1_FROM_V2_TRANSFORM,
     EventType,
     Subject,
     SubjectV2,
@@ -160,6 +162,10 @@ def test_stream_and_version_filters_cover_every_subject() -> None:
 
 def test_v2_constants() -> None:
     assert ALL_V2 == "backlog.tasks.v2.>"
+    assert V1_FROM_V2_TRANSFORM == (
+        "backlog.tasks.v2.*.*.*.*",
+        "backlog.tasks.v1.{{wildcard(2)}}.{{wildcard(4)}}",
+    )
     assert all(
         matches(pattern, subject_v2_for("acme", PROJECT, None, "task_created")) for pattern in STREAM_SUBJECTS
     )
@@ -254,6 +260,22 @@ def all_v2_subjects() -> list[tuple[str, uuid.UUID, uuid.UUID | None, str]]:
         for sprint in (SPRINT, OTHER_SPRINT, None)
         for kind in EventType
     ]
+
+
+def transform(source: str, destination: str, subject: str) -> str:
+    """What a NATS subject transform makes of `subject`: `{{wildcard(n)}}` is what the n-th `*` matched."""
+    assert matches(source, subject)
+    wildcards = [
+        token for pattern, token in zip(source.split("."), subject.split("."), strict=True) if pattern == "*"
+    ]
+    return re.sub(r"\{\{wildcard\((\d+)\)\}\}", lambda m: wildcards[int(m.group(1)) - 1], destination)
+
+
+def test_the_v1_transform_gives_each_v2_subject_its_v1_subject() -> None:
+    for _, _, _, subject in all_v2_subjects():
+        v1 = transform(*V1_FROM_V2_TRANSFORM, subject)
+        assert v1 == parse_subject_v2(subject).v1()
+        assert parse_subject(v1).version == "v1"
 
 
 def test_tenant_filter_matches_its_tenant_only() -> None:

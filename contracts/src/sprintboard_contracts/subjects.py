@@ -26,6 +26,13 @@ ALL_V1 = f"{SUBJECT_PREFIX}.{SUBJECT_VERSION}.>"
 SUBJECT_VERSION_V2 = "v2"
 ALL_V2 = f"{SUBJECT_PREFIX}.{SUBJECT_VERSION_V2}.>"
 NO_SPRINT = "none"
+# The NATS subject transform (source, destination) that turns each v2 subject into the v1 subject of the same
+# event, by dropping the tenant and sprint tokens: what a stream source or mirror of v1 subjects applies.
+# Needs NATS >= 2.10: a 2.9 server accepts `subject_transforms` and silently drops them.
+V1_FROM_V2_TRANSFORM = (
+    f"{SUBJECT_PREFIX}.{SUBJECT_VERSION_V2}.*.*.*.*",
+    f"{SUBJECT_PREFIX}.{SUBJECT_VERSION}.{{{{wildcard(2)}}}}.{{{{wildcard(4)}}}}",
+)
 
 _VERSION = re.compile(r"v[1-9][0-9]*")
 
