@@ -27,7 +27,7 @@ SUBJECT_VERSION_V2 = "v2"
 ALL_V2 = f"{SUBJECT_PREFIX}.{SUBJECT_VERSION_V2}.>"
 NO_SPRINT = "none"
 # The NATS subject transform (source, destination) that turns each v2 subject into the v1 subject of the same
-# event, by dropping the tenant and sprint tokens: what a stream source or mirror of v1 subjects applies.
+# event, by dropping the tenant and sprint tokens: what a stream sourcing v1 subjects applies (events.md).
 # Needs NATS >= 2.10: a 2.9 server accepts `subject_transforms` and silently drops them.
 V1_FROM_V2_TRANSFORM = (
     f"{SUBJECT_PREFIX}.{SUBJECT_VERSION_V2}.*.*.*.*",
