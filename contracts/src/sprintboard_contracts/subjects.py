@@ -1,4 +1,8 @@
-"""NATS subject names of task events: `backlog.tasks.<version>.<project_id>.<type>`, built and parsed."""
+"""NATS subject names of task events, built and parsed.
+
+v1: `backlog.tasks.v1.<project_id>.<type>`; v2, which carries what NATS routes by:
+`backlog.tasks.v2.<tenant token>.<project_id>.<sprint_id or none>.<type>`. Both carry the same v1 payloads.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,28 @@ from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
+from sprintboard_contracts.tenant_token import (
+    TENANT_TOKEN_PATTERN,
+    is_hashed_token,
+    tenant_from_token,
+    tenant_token,
+)
+
 STREAM_NAME = "BACKLOG_TASKS"
 SUBJECT_PREFIX = "backlog.tasks"
 SUBJECT_VERSION = "v1"
 STREAM_SUBJECTS = [f"{SUBJECT_PREFIX}.>"]
 ALL_V1 = f"{SUBJECT_PREFIX}.{SUBJECT_VERSION}.>"
+SUBJECT_VERSION_V2 = "v2"
+ALL_V2 = f"{SUBJECT_PREFIX}.{SUBJECT_VERSION_V2}.>"
+NO_SPRINT = "none"
+# The NATS subject transform (source, destination) that turns each v2 subject into the v1 subject of the same
+# event, by dropping the tenant and sprint tokens: what a stream sourcing v1 subjects applies (events.md).
+# Needs NATS >= 2.10: a 2.9 server accepts `subject_transforms` and silently drops them.
+V1_FROM_V2_TRANSFORM = (
+    f"{SUBJECT_PREFIX}.{SUBJECT_VERSION_V2}.*.*.*.*",
+    f"{SUBJECT_PREFIX}.{SUBJECT_VERSION}.{{{{wildcard(2)}}}}.{{{{wildcard(4)}}}}",
+)
 
 _VERSION = re.compile(r"v[1-9][0-9]*")
 
@@ -63,14 +84,107 @@ def parse_subject(subject: str) -> Subject:
     _, _, version, project, event_type = tokens
     if not _VERSION.fullmatch(version):
         raise ValueError(f"bad version token {version!r} in subject {subject!r}")
+    return Subject(
+        version=version,
+        project_id=_uuid_token(project, "project", subject),
+        event_type=_event_type_token(event_type, subject),
+    )
+
+
+def _uuid_token(token: str, what: str, subject: str) -> UUID:
     try:
-        project_id = UUID(project)
+        value = UUID(token)
     except ValueError:
-        raise ValueError(f"bad project id {project!r} in subject {subject!r}") from None
-    if str(project_id) != project:
-        raise ValueError(f"project id {project!r} in subject {subject!r} is not in canonical form")
+        raise ValueError(f"bad {what} id {token!r} in subject {subject!r}") from None
+    if str(value) != token:
+        raise ValueError(f"{what} id {token!r} in subject {subject!r} is not in canonical form")
+    return value
+
+
+def _event_type_token(token: str, subject: str) -> EventType:
     try:
-        kind = EventType(event_type)
+        return EventType(token)
     except ValueError:
-        raise ValueError(f"unknown event type {event_type!r} in subject {subject!r}") from None
-    return Subject(version=version, project_id=project_id, event_type=kind)
+        raise ValueError(f"unknown event type {token!r} in subject {subject!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectV2:
+    """A parsed v2 task event subject; `tenant_id` is `None` when the tenant token is the hashed form."""
+
+    tenant_token: str
+    project_id: UUID
+    sprint_id: UUID | None
+    event_type: EventType
+
+    @property
+    def tenant_id(self) -> str | None:
+        return None if is_hashed_token(self.tenant_token) else tenant_from_token(self.tenant_token)
+
+    def v1(self) -> str:
+        """The v1 subject of the same event: the v2 subject without its tenant and sprint tokens."""
+        return subject_for(self.project_id, self.event_type)
+
+    def __str__(self) -> str:
+        return _v2(
+            self.tenant_token, str(self.project_id), _sprint_token(self.sprint_id), self.event_type.value
+        )
+
+
+def _v2(tenant: str, project: str, sprint: str, event_type: str) -> str:
+    return f"{SUBJECT_PREFIX}.{SUBJECT_VERSION_V2}.{tenant}.{project}.{sprint}.{event_type}"
+
+
+def _sprint_token(sprint_id: UUID | str | None) -> str:
+    return NO_SPRINT if sprint_id is None else _project_token(sprint_id)
+
+
+def subject_v2_for(
+    tenant_id: str, project_id: UUID | str, sprint_id: UUID | str | None, event_type: EventType | str
+) -> str:
+    """The v2 subject of an event; `ValueError` for an empty tenant id, a bad uuid or an unknown type."""
+    return _v2(
+        tenant_token(tenant_id),
+        _project_token(project_id),
+        _sprint_token(sprint_id),
+        EventType(event_type).value,
+    )
+
+
+def filter_v2_for_tenant(tenant_id: str) -> str:
+    """The subject filter matching every v2 event of one tenant."""
+    return f"{SUBJECT_PREFIX}.{SUBJECT_VERSION_V2}.{tenant_token(tenant_id)}.>"
+
+
+def filter_v2_for_project(tenant_id: str, project_id: UUID | str) -> str:
+    """The subject filter matching every v2 event of one tenant's project, in any sprint or none."""
+    return _v2(tenant_token(tenant_id), _project_token(project_id), "*", "*")
+
+
+def filter_v2_for_sprint(tenant_id: str, sprint_id: UUID | str | None) -> str:
+    """The subject filter matching every v2 event of one tenant's sprint (`None`: the tasks in no sprint)."""
+    return _v2(tenant_token(tenant_id), "*", _sprint_token(sprint_id), "*")
+
+
+def parse_subject_v2(subject: str) -> SubjectV2:
+    """The parts of a v2 task event subject; `ValueError` when it is not one."""
+    tokens = subject.split(".")
+    if len(tokens) != 7 or ".".join(tokens[:3]) != f"{SUBJECT_PREFIX}.{SUBJECT_VERSION_V2}":
+        raise ValueError(
+            f"not a v2 task event subject: {subject!r} "
+            f"(expected {SUBJECT_PREFIX}.{SUBJECT_VERSION_V2}.<tenant>.<project>.<sprint>.<type>)"
+        )
+    _, _, _, tenant, project, sprint, event_type = tokens
+    if not TENANT_TOKEN_PATTERN.fullmatch(tenant):
+        raise ValueError(f"bad tenant token {tenant!r} in subject {subject!r}")
+    if not is_hashed_token(tenant):
+        try:
+            tenant_from_token(tenant)
+        except ValueError as error:
+            raise ValueError(f"{error} (in subject {subject!r})") from None
+    return SubjectV2(
+        tenant_token=tenant,
+        project_id=_uuid_token(project, "project", subject),
+        sprint_id=None if sprint == NO_SPRINT else _uuid_token(sprint, "sprint", subject),
+        event_type=_event_type_token(event_type, subject),
+    )
