@@ -112,7 +112,7 @@ async def test_resume_older_than_the_stream_keeps_requires_resync(small_nats: st
         seqs = [await pub.publish(make_event(board)) for _ in range(50)]
         while notifier.hub.cursor < seqs[-1]:
             await asyncio.sleep(0.01)
-        state = await notifier.app.state.bridge.consumer.state()
+        state = await notifier.app.state.bridge.follower.state()
         assert state.first_seq == seqs[-1] - 19
         epoch = notifier.hub.epoch
         async with client(notifier, token(tenant)) as c:

@@ -17,14 +17,13 @@ from sprintboard_contracts.subjects import STREAM_NAME, filter_for_project
 from sprintboard_contracts.tokens import TokenVerifier
 from sprintboard_contracts.wire import AnyWireEvent
 from sprintboard_notifier.asyncapi import router as asyncapi_router
-from sprintboard_notifier.consumer import TaskStreamConsumer
 from sprintboard_notifier.gateway import Gateway
-from sprintboard_notifier.history import StreamHistory
 from sprintboard_notifier.hub import Delivery, Hub
 from sprintboard_notifier.lean import LeanWebSocketProtocol
 from sprintboard_notifier.logs import install_redaction
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.settings import NotifierSettings
+from sprintboard_notifier.stream import StreamFollower, StreamHistory
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ class NotifierState(TypedDict):
     settings: NotifierSettings
     gateway: Gateway
     hub: Hub
-    consumer: TaskStreamConsumer
+    follower: StreamFollower
     metrics: NotifierMetrics
 
 
@@ -68,7 +67,7 @@ class StreamBridge:
             batch_bytes=settings.max_frame_bytes,
             history_events=settings.history_events,
         )
-        self.consumer = TaskStreamConsumer(
+        self.follower = StreamFollower(
             settings.nats_servers,
             self._on_event,
             metrics,
@@ -78,7 +77,7 @@ class StreamBridge:
             name=f"sprintboard-notifier-{settings.instance_id}",
         )
         self.history = StreamHistory(
-            self.consumer.jetstream,
+            self.follower.jetstream,
             lambda: self.hub.epoch,
             readers=settings.replay_readers,
             read_timeout=settings.replay_read_timeout_seconds,
@@ -107,24 +106,24 @@ class StreamBridge:
         while True:
             await asyncio.sleep(watch_seconds)
             try:
-                epoch = (await self.consumer.state()).epoch
+                epoch = (await self.follower.state()).epoch
             except Exception:
                 continue  # NATS away: the client reconnects and the ordered consumer resumes by itself
             if epoch != self.hub.epoch:
                 log.warning("stream %s was recreated (epoch %s); following the new one", STREAM_NAME, epoch)
-                await self.consumer.stop()
+                await self.follower.stop()
                 await self._start()
 
     async def _start(self) -> None:
         delay = 0.2
         while True:
             try:
-                await self.consumer.start()
+                await self.follower.start()
                 return
             except Exception as exc:
                 log.warning("NATS consumer not started (%s); retrying in %.1fs", exc, delay)
                 with contextlib.suppress(Exception):
-                    await self.consumer.stop()
+                    await self.follower.stop()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -148,14 +147,14 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         heartbeats = asyncio.create_task(gateway.heartbeats())
         try:
             yield NotifierState(
-                settings=settings, gateway=gateway, hub=bridge.hub, consumer=bridge.consumer, metrics=metrics
+                settings=settings, gateway=gateway, hub=bridge.hub, follower=bridge.follower, metrics=metrics
             )
         finally:
             for task in (starting, heartbeats):
                 task.cancel()
             await asyncio.gather(starting, heartbeats, return_exceptions=True)
             bridge.hub.ready = False
-            await bridge.consumer.stop()
+            await bridge.follower.stop()
 
     app = FastAPI(title="Sprintboard notifier", lifespan=lifespan)
     app.include_router(asyncapi_router)
@@ -166,7 +165,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
 
     @app.get("/health/ready")
     async def ready(response: Response) -> dict[str, object]:
-        ok = bridge.hub.ready and bridge.consumer.running
+        ok = bridge.hub.ready and bridge.follower.running
         response.status_code = 200 if ok else 503
         return {"status": "ok" if ok else "unavailable", "nats_consumer": ok, "sockets": len(bridge.hub)}
 

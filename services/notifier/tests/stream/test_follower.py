@@ -1,4 +1,4 @@
-"""The NATS side on real JetStream: the stream is created, never clobbered; bad messages are skipped."""
+"""The live follower on real JetStream: the stream is created, never clobbered; bad messages are skipped."""
 
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ async def test_survives_a_nats_restart(tenant: str) -> None:
                 await pub.publish(second)
             assert [e["event_id"] for e in await c.events(1, timeout=30)] == [str(second.event_id)]
             # The recreated consumer started after what this instance had seen, not at the stream's start.
-            assert notifier.app.state.bridge.consumer.redelivered == 0
+            assert notifier.app.state.bridge.follower.redelivered == 0
     finally:
         server.cleanup()
 

@@ -1,4 +1,4 @@
-"""The NATS side: keeps the task stream and follows it live per instance (ordered consumer)."""
+"""The live follower: makes sure the task stream exists and follows it from its end, per instance."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class StreamState:
     last_seq: int
 
 
-class TaskStreamConsumer:
+class StreamFollower:
     """Every instance sees every event: an ordered (ephemeral, per-instance) consumer, never a queue group."""
 
     def __init__(
@@ -126,7 +126,7 @@ class TaskStreamConsumer:
             log.exception("event %d could not be fanned out", seq)
 
     def jetstream(self) -> JetStreamContext:
-        """The running connection's JetStream context (the stream reader of `history.py` shares it)."""
+        """The running connection's JetStream context (the history reader shares it)."""
         if self._js is None:
             raise RuntimeError("the consumer is not started")
         return self._js
