@@ -13,7 +13,7 @@ import uvicorn
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from sprintboard_contracts.subjects import STREAM_NAME, filter_for_project
+from sprintboard_contracts.subjects import filter_for_project
 from sprintboard_contracts.tokens import TokenVerifier
 from sprintboard_contracts.wire import AnyWireEvent
 from sprintboard_notifier.asyncapi import router as asyncapi_router
@@ -100,33 +100,6 @@ class StreamBridge:
             async for m in stored:
                 yield to_delivery(m.seq, m.data, m.event)
 
-    async def run(self, watch_seconds: float) -> None:
-        """Start the consumer (retrying while NATS is away), then restart it if the stream is recreated."""
-        await self._start()
-        while True:
-            await asyncio.sleep(watch_seconds)
-            try:
-                epoch = (await self.follower.state()).epoch
-            except Exception:
-                continue  # NATS away: the client reconnects and the ordered consumer resumes by itself
-            if epoch != self.hub.epoch:
-                log.warning("stream %s was recreated (epoch %s); following the new one", STREAM_NAME, epoch)
-                await self.follower.stop()
-                await self._start()
-
-    async def _start(self) -> None:
-        delay = 0.2
-        while True:
-            try:
-                await self.follower.start()
-                return
-            except Exception as exc:
-                log.warning("NATS consumer not started (%s); retrying in %.1fs", exc, delay)
-                with contextlib.suppress(Exception):
-                    await self.follower.stop()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
 
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
@@ -143,7 +116,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[NotifierState]:
-        starting = asyncio.create_task(bridge.run(settings.stream_watch_seconds))
+        starting = asyncio.create_task(bridge.follower.run(settings.stream_watch_seconds))
         heartbeats = asyncio.create_task(gateway.heartbeats())
         try:
             yield NotifierState(
