@@ -1,4 +1,4 @@
-"""The notifier app: `create_app(settings)` wires the NATS consumer to the hub in the lifespan."""
+"""The notifier app: `create_app(settings)` wires the stream follower to the hub in the lifespan."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def to_delivery(seq: int, data: bytes, event: AnyWireEvent) -> Delivery:
 
 
 class StreamBridge:
-    """The only place that knows both sides: consumer callbacks into the hub, and the hub's event source."""
+    """The only place that knows both sides: follower callbacks into the hub, and the hub's event source."""
 
     def __init__(self, settings: NotifierSettings, metrics: NotifierMetrics) -> None:
         self.hub = Hub(

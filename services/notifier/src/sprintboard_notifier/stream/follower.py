@@ -43,7 +43,6 @@ class StreamFollower:
         on_ready: Callable[[str, int], None] | None = None,
         stream_settings: StreamSettings | None = None,
         name: str = "sprintboard-notifier",
-        heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
         self._url = nats_url
         self._on_event = on_event
@@ -52,7 +51,6 @@ class StreamFollower:
         self._metrics = metrics
         self._stream_settings = stream_settings or StreamSettings()
         self._name = name
-        self._heartbeat = heartbeat_seconds
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._sub: Subscription | None = None
@@ -223,7 +221,7 @@ class StreamFollower:
         """No delivery and no heartbeat for two beats: the consumer is gone (NATS restarted, say)."""
         seen = self._progress()
         while True:
-            await asyncio.sleep(2 * self._heartbeat)
+            await asyncio.sleep(2 * HEARTBEAT_SECONDS)
             now = self._progress()
             nc = self._nc
             if now == seen and nc is not None and nc.is_connected:
