@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypedDict
@@ -24,8 +23,6 @@ from sprintboard_notifier.logs import install_redaction
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.settings import NotifierSettings
 from sprintboard_notifier.stream import StreamFollower, StreamHistory
-
-log = logging.getLogger(__name__)
 
 
 class NotifierState(TypedDict):

@@ -19,7 +19,7 @@ from sprintboard_contracts.events import InvalidEvent
 from sprintboard_contracts.stream import StreamSettings, ensure_stream, stream_epoch
 from sprintboard_contracts.wire import AnyWireEvent, decode_event
 from sprintboard_notifier.metrics import NotifierMetrics
-from sprintboard_notifier.stream.ordering import ACK_PREFIX, GAP, DeliveryOrder, delivery_seqs
+from sprintboard_notifier.stream.ordering import ACK_PREFIX, NEXT, OLD, DeliveryOrder, delivery_seqs
 from sprintboard_notifier.stream.subscriber import HEARTBEAT_SECONDS, STREAM, consumer_config
 
 log = logging.getLogger(__name__)
@@ -166,11 +166,11 @@ class StreamFollower:
             return
         stream_seq, consumer_seq = delivery_seqs(reply)
         verdict = self._order.take(stream_seq, consumer_seq)
-        if verdict:
-            if verdict == GAP:
-                self._restart_soon(f"consumer seq {consumer_seq} after {self._order.delivered}")
-            else:
+        if verdict != NEXT:
+            if verdict == OLD:
                 self.redelivered += 1
+            else:
+                self._restart_soon(f"consumer seq {consumer_seq} after {self._order.delivered}")
             return
         data = msg.data
         try:
