@@ -133,16 +133,15 @@ class StreamFollower:
             nc = self._nc
             js = self.jetstream()
             assert nc is not None
+            if self._sub is not None:
+                with contextlib.suppress(Exception):
+                    await self._sub.unsubscribe()  # what is still on its way to the old inbox is dropped
             epoch = stream_epoch(info)
             fresh = epoch != self.epoch
             if fresh:
                 # Right after the last stored message we looked at: nothing falls between look and follow.
                 self.epoch = epoch
                 self._order = DeliveryOrder(info.state.last_seq)
-            old, self._sub = self._sub, None
-            if old is not None:
-                with contextlib.suppress(Exception):
-                    await old.unsubscribe()  # what is still on its way to the old inbox is dropped
             start_seq = self._order.restart()
             self._consumers += 1
             if fresh and self._on_ready is not None:
