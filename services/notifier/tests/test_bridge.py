@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from hub_kit import event_seqs
 from notifier_kit import SECRET, Board, make_event
 
@@ -12,6 +13,8 @@ from sprintboard_contracts.wire import decode_event
 from sprintboard_notifier.app import StreamBridge
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.settings import NotifierSettings
+
+pytestmark = pytest.mark.unit
 
 
 async def test_events_of_a_tenant_with_no_socket_here_are_still_kept_for_its_resumes() -> None:

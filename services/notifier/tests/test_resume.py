@@ -8,8 +8,11 @@ from collections.abc import Iterator
 import pytest
 from notifier_kit import Board, client, make_event, publisher, run_notifier, token
 
+from sprintboard_contracts.subjects import STREAM_NAME
 from sprintboard_devstack.servers import EmbeddedNats
 from sprintboard_kit.stream import ensure_stream
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
@@ -112,17 +115,17 @@ async def test_resume_older_than_the_stream_keeps_requires_resync(small_nats: st
         seqs = [await pub.publish(make_event(board)) for _ in range(50)]
         while notifier.hub.cursor < seqs[-1]:
             await asyncio.sleep(0.01)
-        state = await notifier.app.state.bridge.consumer.state()
-        assert state.first_seq == seqs[-1] - 19
+        first_seq = (await pub.js.stream_info(STREAM_NAME)).state.first_seq
+        assert first_seq == seqs[-1] - 19
         epoch = notifier.hub.epoch
         async with client(notifier, token(tenant)) as c:
             await c.control("welcome")
-            await c.send({"type": "subscribe", "resume_from": {"seq": state.first_seq - 2, "epoch": epoch}})
+            await c.send({"type": "subscribe", "resume_from": {"seq": first_seq - 2, "epoch": epoch}})
             await c.control("resync_required")
         async with client(notifier, token(tenant)) as c:
             # The oldest kept minus one is still a complete resume.
             await c.control("welcome")
-            await c.send({"type": "subscribe", "resume_from": {"seq": state.first_seq - 1, "epoch": epoch}})
+            await c.send({"type": "subscribe", "resume_from": {"seq": first_seq - 1, "epoch": epoch}})
             got = await c.events(20)
             assert [e["seq"] for e in got] == seqs[-20:]
             assert all(f.get("type") != "resync_required" for f in c.controls)

@@ -14,6 +14,8 @@ import pytest
 from notifier_kit import Board, Notifier, Publisher, make_event, publisher, run_notifier, token
 from websockets.asyncio.client import connect
 
+pytestmark = pytest.mark.integration
+
 SOCKETS = 2000
 SPRINTS = 20
 BACKLOG = 600  # events published before the storm: every resume point lies among them

@@ -1,10 +1,9 @@
-"""The notifier app: `create_app(settings)` wires the NATS consumer to the hub in the lifespan."""
+"""The notifier app: `create_app(settings)` wires the stream follower to the hub in the lifespan."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypedDict
@@ -12,27 +11,24 @@ from typing import TypedDict
 import uvicorn
 from fastapi import FastAPI
 
-from sprintboard_contracts.subjects import STREAM_NAME, filter_for_project
+from sprintboard_contracts.subjects import filter_for_project
 from sprintboard_contracts.wire import AnyWireEvent
 from sprintboard_kit.logs import install_redaction
 from sprintboard_kit.operations import NotReady, operations_router
 from sprintboard_notifier.asyncapi import router as asyncapi_router
-from sprintboard_notifier.consumer import TaskStreamConsumer
 from sprintboard_notifier.gateway import Gateway
-from sprintboard_notifier.history import StreamHistory
 from sprintboard_notifier.hub import Delivery, Hub
 from sprintboard_notifier.lean import LeanWebSocketProtocol
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.settings import NotifierSettings
-
-log = logging.getLogger(__name__)
+from sprintboard_notifier.stream import StreamFollower, StreamHistory
 
 
 class NotifierState(TypedDict):
     settings: NotifierSettings
     gateway: Gateway
     hub: Hub
-    consumer: TaskStreamConsumer
+    follower: StreamFollower
     metrics: NotifierMetrics
 
 
@@ -53,7 +49,7 @@ def to_delivery(seq: int, data: bytes, event: AnyWireEvent) -> Delivery:
 
 
 class StreamBridge:
-    """The only place that knows both sides: consumer callbacks into the hub, and the hub's event source."""
+    """The only place that knows both sides: follower callbacks into the hub, and the hub's event source."""
 
     def __init__(self, settings: NotifierSettings, metrics: NotifierMetrics) -> None:
         self.hub = Hub(
@@ -67,7 +63,7 @@ class StreamBridge:
             batch_bytes=settings.max_frame_bytes,
             history_events=settings.history_events,
         )
-        self.consumer = TaskStreamConsumer(
+        self.follower = StreamFollower(
             settings.nats_servers,
             self._on_event,
             metrics,
@@ -77,7 +73,7 @@ class StreamBridge:
             name=f"sprintboard-notifier-{settings.instance_id}",
         )
         self.history = StreamHistory(
-            self.consumer.jetstream,
+            self.follower.jetstream,
             lambda: self.hub.epoch,
             readers=settings.replay_readers,
             read_timeout=settings.replay_read_timeout_seconds,
@@ -100,33 +96,6 @@ class StreamBridge:
             async for m in stored:
                 yield to_delivery(m.seq, m.data, m.event)
 
-    async def run(self, watch_seconds: float) -> None:
-        """Start the consumer (retrying while NATS is away), then restart it if the stream is recreated."""
-        await self._start()
-        while True:
-            await asyncio.sleep(watch_seconds)
-            try:
-                epoch = (await self.consumer.state()).epoch
-            except Exception:
-                continue  # NATS away: the client reconnects and the ordered consumer resumes by itself
-            if epoch != self.hub.epoch:
-                log.warning("stream %s was recreated (epoch %s); following the new one", STREAM_NAME, epoch)
-                await self.consumer.stop()
-                await self._start()
-
-    async def _start(self) -> None:
-        delay = 0.2
-        while True:
-            try:
-                await self.consumer.start()
-                return
-            except Exception as exc:
-                log.warning("NATS consumer not started (%s); retrying in %.1fs", exc, delay)
-                with contextlib.suppress(Exception):
-                    await self.consumer.stop()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
 
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
@@ -136,23 +105,23 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     gateway = Gateway(bridge.hub, settings.token_verifier(), settings, metrics)
 
     async def consumer_check() -> None:
-        if not (bridge.hub.ready and bridge.consumer.running):
+        if not (bridge.hub.ready and bridge.follower.running):
             raise NotReady("the stream consumer is not running")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[NotifierState]:
-        starting = asyncio.create_task(bridge.run(settings.stream_watch_seconds))
+        starting = asyncio.create_task(bridge.follower.run(settings.stream_watch_seconds))
         heartbeats = asyncio.create_task(gateway.heartbeats())
         try:
             yield NotifierState(
-                settings=settings, gateway=gateway, hub=bridge.hub, consumer=bridge.consumer, metrics=metrics
+                settings=settings, gateway=gateway, hub=bridge.hub, follower=bridge.follower, metrics=metrics
             )
         finally:
             for task in (starting, heartbeats):
                 task.cancel()
             await asyncio.gather(starting, heartbeats, return_exceptions=True)
             bridge.hub.ready = False
-            await bridge.consumer.stop()
+            await bridge.follower.stop()
 
     app = FastAPI(title="Sprintboard notifier", lifespan=lifespan)
     app.include_router(asyncapi_router)

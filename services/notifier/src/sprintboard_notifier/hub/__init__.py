@@ -1,6 +1,6 @@
 """The WebSocket side: sessions, their index and fan-out; knows nothing of NATS."""
 
-from sprintboard_notifier.hub.fanout import SLOW_CLIENT, EventSource, HistoryGap, Hub
+from sprintboard_notifier.hub.fanout import SLOW_CLIENT, EventSource, Hub
 from sprintboard_notifier.hub.frames import (
     HEARTBEAT,
     KEY_KINDS,
@@ -12,6 +12,7 @@ from sprintboard_notifier.hub.frames import (
 )
 from sprintboard_notifier.hub.recent import RecentEvents
 from sprintboard_notifier.hub.session import Session
+from sprintboard_notifier.source import HistoryGap
 
 __all__ = [
     "HEARTBEAT",

@@ -15,14 +15,11 @@ from sprintboard_notifier.hub.frames import Delivery, Frame, SubscriptionKey
 from sprintboard_notifier.hub.recent import Kept, RecentEvents
 from sprintboard_notifier.hub.session import FULL, WRITTEN, Session
 from sprintboard_notifier.metrics import NotifierMetrics
+from sprintboard_notifier.source import HistoryGap
 
 log = logging.getLogger(__name__)
 
 SLOW_CLIENT = 4008
-
-
-class HistoryGap(Exception):
-    """The stored events cannot be replayed whole (too old, another stream, a read that failed or stalled)."""
 
 
 class EventSource(Protocol):

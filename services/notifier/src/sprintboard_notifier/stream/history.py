@@ -1,4 +1,4 @@
-"""Reads stored task events back from JetStream, for resumes that reach past the hub's memory."""
+"""The history reader: stored task events read back from JetStream, for resumes past the hub's memory."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sprintboard_contracts.events import InvalidEvent
 from sprintboard_contracts.subjects import STREAM_NAME
 from sprintboard_contracts.wire import AnyWireEvent, decode_event
 from sprintboard_kit.stream import stream_epoch
-from sprintboard_notifier.hub import HistoryGap
+from sprintboard_notifier.source import HistoryGap
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The NATS side on real JetStream: the stream is created, never clobbered; bad messages are skipped."""
+"""The live follower on real JetStream: the stream is created, never clobbered; bad messages are skipped."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from notifier_kit import Board, Notifier, client, make_event, publisher, run_not
 from sprintboard_contracts.subjects import STREAM_NAME
 from sprintboard_devstack.servers import EmbeddedNats
 from sprintboard_kit.stream import StreamSettings, ensure_stream
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -132,9 +134,37 @@ async def test_survives_a_nats_restart(tenant: str) -> None:
                 await pub.publish(second)
             assert [e["event_id"] for e in await c.events(1, timeout=30)] == [str(second.event_id)]
             # The recreated consumer started after what this instance had seen, not at the stream's start.
-            assert notifier.app.state.bridge.consumer.redelivered == 0
+            assert notifier.app.state.bridge.follower.redelivered == 0
     finally:
         server.cleanup()
+
+
+async def test_a_consumer_deleted_on_the_server_is_recreated_after_the_last_event(
+    fresh_nats: str, tenant: str
+) -> None:
+    board = Board(tenant)
+    async with (
+        run_notifier(fresh_nats) as notifier,
+        publisher(fresh_nats) as pub,
+        client(notifier, token(tenant)) as c,
+    ):
+        await c.control("welcome")
+        first = make_event(board)
+        await pub.publish(first)
+        assert [e["event_id"] for e in await c.events(1)] == [str(first.event_id)]
+        consumers = await pub.js.consumers_info(STREAM_NAME)
+        assert len(consumers) == 1
+        await pub.js.delete_consumer(STREAM_NAME, consumers[0].name)
+        # Its heartbeats stop: the follower creates a new consumer right after the event it handed on.
+        second = make_event(board)
+        await pub.publish(second)
+        got = await c.events(1, timeout=30)
+        assert [e["event_id"] for e in got] == [str(second.event_id)]
+        assert got[0]["seq"] == 2
+        assert await c.quiet(0.5) == []
+        assert notifier.app.state.bridge.follower.redelivered == 0
+        now = [ci.name for ci in await pub.js.consumers_info(STREAM_NAME)]
+        assert len(now) == 1 and now[0] != consumers[0].name
 
 
 async def test_a_recreated_stream_is_a_new_epoch(fresh_nats: str, tenant: str) -> None:

@@ -18,6 +18,8 @@ from websockets.asyncio.client import connect
 from sprintboard_devstack.servers import EmbeddedNats
 from sprintboard_kit.stream import ensure_stream
 
+pytestmark = pytest.mark.integration
+
 GAP = 12_000  # many read batches, more than the kernel's socket buffers hold (~4 MiB)
 
 

@@ -1,0 +1,56 @@
+"""The one declaration of what the notifier consumes: subject, stream, consumer and payload (FastStream)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from faststream.nats import JStream, NatsBroker
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from sprintboard_contracts.events import TaskEvent
+from sprintboard_contracts.subjects import STREAM_NAME, STREAM_SUBJECTS
+
+# The address in the compose deployment; the document never shows the configured URL (credentials).
+DOCUMENTED_NATS_URL = "nats://nats:4222"
+
+# Never connected: the follower reads the declaration and runs the consumer on nats-py's own callback
+# (docs/architecture.md, "Ingest"); `asyncapi.py` renders the document from this broker.
+broker = NatsBroker(DOCUMENTED_NATS_URL, description="NATS with JetStream")
+
+TASK_EVENTS = broker.subscriber(
+    STREAM_SUBJECTS[0],
+    stream=JStream(STREAM_NAME, declare=False),
+    # One ephemeral push consumer per instance, never a queue group; the follower sets where it starts
+    # and its inbox each time it (re)creates it.
+    config=ConsumerConfig(
+        deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+        ack_policy=AckPolicy.NONE,
+        max_deliver=1,
+        flow_control=True,
+        idle_heartbeat=1.0,  # two missed beats and the follower recreates the consumer
+        mem_storage=True,
+        num_replicas=1,
+    ),
+    title="task-events",
+    description="Every task event, in stream order; invalid messages are counted and skipped.",
+)
+
+
+@TASK_EVENTS
+async def fan_out(event: TaskEvent) -> None:  # pragma: no cover - the payload contract, for the document
+    """Forward the event to the sockets of its tenant whose subscriptions match."""
+
+
+def consumer_config(start_seq: int, deliver_subject: str) -> ConsumerConfig:
+    """The declared consumer, delivering to `deliver_subject` from stream sequence `start_seq` on."""
+    return dataclasses.replace(
+        TASK_EVENTS.config,
+        filter_subject=TASK_EVENTS.subject.broker_address,
+        opt_start_seq=start_seq,
+        deliver_subject=deliver_subject,
+    )
+
+
+# What the follower reads from the declaration besides `consumer_config`.
+STREAM = TASK_EVENTS.stream.name
+HEARTBEAT_SECONDS = float(TASK_EVENTS.config.idle_heartbeat or 1.0)
