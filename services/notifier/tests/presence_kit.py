@@ -62,3 +62,46 @@ async def running(
     finally:
         await presence.stop()
         await nc.close()
+
+
+class Viewers:
+    """A socket's view of a sprint's presence, kept from the frames it reads (events are ignored)."""
+
+    def __init__(self, c: Any) -> None:
+        self.c = c
+        self.users: dict[str, str] = {}
+        self.frames: list[dict[str, Any]] = []
+
+    def apply(self, frame: dict[str, Any]) -> None:
+        if frame.get("type") in ("presence", "presence_diff"):
+            self.frames.append(frame)
+        if frame.get("type") == "presence":
+            self.users = {u["user_id"]: u["name"] for u in frame["users"]}
+        elif frame.get("type") == "presence_diff":
+            for u in frame["leaves"]:
+                self.users.pop(u["user_id"], None)
+            for u in frame["joins"]:
+                self.users[u["user_id"]] = u["name"]
+
+    async def subscribe(self, sprint_id: str) -> dict[str, Any]:
+        """Subscribe to the sprint; the frame right after `subscribed` (the `presence` frame)."""
+        await self.c.send({"type": "subscribe", "sprint_id": sprint_id})
+        await self.c.control("subscribed")
+        first: dict[str, Any] = await self.c.frame()
+        self.apply(first)
+        return first
+
+    async def until(self, check: Callable[[dict[str, str]], bool], timeout: float = 15.0) -> None:
+        """Read frames until the users satisfy `check` (a liveness bound, not a speed assertion)."""
+        async with asyncio.timeout(timeout):
+            while not check(self.users):
+                self.apply(await self.c.frame(timeout))
+
+    def diffs(self) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f["type"] == "presence_diff"]
+
+    async def drain(self, seconds: float) -> None:
+        """Apply whatever arrives within `seconds`."""
+        with contextlib.suppress(TimeoutError):
+            while True:
+                self.apply(await self.c.frame(seconds))

@@ -17,9 +17,10 @@ from sprintboard_kit.logs import install_redaction
 from sprintboard_kit.operations import NotReady, operations_router
 from sprintboard_notifier.asyncapi import router as asyncapi_router
 from sprintboard_notifier.gateway import Gateway
-from sprintboard_notifier.hub import Delivery, Hub
+from sprintboard_notifier.hub import Delivery, Frame, Hub
 from sprintboard_notifier.lean import LeanWebSocketProtocol
 from sprintboard_notifier.metrics import NotifierMetrics
+from sprintboard_notifier.presence import Presence, PresenceCollector
 from sprintboard_notifier.settings import NotifierSettings
 from sprintboard_notifier.stream import StreamFollower, StreamHistory
 
@@ -30,6 +31,7 @@ class NotifierState(TypedDict):
     hub: Hub
     follower: StreamFollower
     metrics: NotifierMetrics
+    presence: Presence[Frame] | None
 
 
 def to_delivery(seq: int, data: bytes, event: AnyWireEvent) -> Delivery:
@@ -102,7 +104,14 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     install_redaction()
     metrics = NotifierMetrics()
     bridge = StreamBridge(settings, metrics)
-    gateway = Gateway(bridge.hub, settings.token_verifier(), settings, metrics)
+    presence = (
+        Presence(settings.presence_settings(), settings.instance_id, Frame)
+        if settings.presence_enabled
+        else None
+    )
+    gateway = Gateway(bridge.hub, settings.token_verifier(), settings, metrics, presence)
+    if presence is not None:
+        metrics.registry.register(PresenceCollector(presence))
 
     async def consumer_check() -> None:
         if not (bridge.hub.ready and bridge.follower.running):
@@ -112,14 +121,26 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[NotifierState]:
         starting = asyncio.create_task(bridge.follower.run(settings.stream_watch_seconds))
         heartbeats = asyncio.create_task(gateway.heartbeats())
+        tasks = [starting, heartbeats]
+        if presence is not None:  # its own NATS connection: presence traffic stays off the event path
+            tasks.append(
+                asyncio.create_task(
+                    presence.run(settings.nats_servers, f"sprintboard-presence-{settings.instance_id}")
+                )
+            )
         try:
             yield NotifierState(
-                settings=settings, gateway=gateway, hub=bridge.hub, follower=bridge.follower, metrics=metrics
+                settings=settings,
+                gateway=gateway,
+                hub=bridge.hub,
+                follower=bridge.follower,
+                metrics=metrics,
+                presence=presence,
             )
         finally:
-            for task in (starting, heartbeats):
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(starting, heartbeats, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             bridge.hub.ready = False
             await bridge.follower.stop()
 
@@ -128,6 +149,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
 
     app.include_router(operations_router(lambda _: {"nats_consumer": consumer_check}, metrics.registry))
     app.state.bridge = bridge
+    app.state.presence = presence
     return app
 
 

@@ -8,14 +8,45 @@ from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
 from faststream.specification import AsyncAPI, get_asyncapi_html
 from faststream.specification.base import Specification
+from pydantic import BaseModel, Field
 
+from sprintboard_notifier.presence.bucket import KEY_PATTERN
+from sprintboard_notifier.settings import NotifierSettings
 from sprintboard_notifier.stream.subscriber import broker
 
 DESCRIPTION = (
     "Fans task events out from the JetStream stream to WebSockets (`GET /api/v1/ws/tasks`), each socket "
     "receiving only its tenant's events. Every instance follows the whole stream on its own ephemeral "
     "consumer, never a queue group, so every instance sees every event. "
-    "The producer's side is the backlog's AsyncAPI document."
+    "The producer's side is the backlog's AsyncAPI document.\n\n"
+    "Presence (spec §4) is soft state in the key-value bucket below, never in PostgreSQL. On the socket, "
+    'a client subscribed to a sprint gets `{"type": "presence", "sprint_id", "users": '
+    '[{"user_id", "name"}]}` right after `subscribed`, then `{"type": "presence_diff", '
+    '"sprint_id", "joins": [{"user_id", "name"}], "leaves": [...]}` at most once per '
+    "`NOTIFIER_PRESENCE_DIFF_INTERVAL_SECONDS` per sprint (a join is an upsert by `user_id`: a new name "
+    "is a join). Per user, not per socket; a user leaves `NOTIFIER_PRESENCE_GRACE_SECONDS` after their "
+    "last socket closed, and a lost instance's users within `NOTIFIER_PRESENCE_TTL_SECONDS`. "
+    '`{"type": "options", "presence": false}` opts a socket out (neither sent presence nor '
+    'counted); the reply is `{"type": "options", "batch", "presence"}`.'
+)
+
+
+class PresenceEntry(BaseModel):
+    """One instance's viewers of one sprint (the value of its key)."""
+
+    users: dict[str, str] = Field(description="user_id → display name (the token's name claim)")
+
+
+PRESENCE_KEYS = broker.publisher(
+    f"$KV.{NotifierSettings.model_fields['presence_bucket'].default}.{KEY_PATTERN}",
+    schema=PresenceEntry,
+    title="presence",
+    description=(
+        "Every instance writes its viewers of a sprint under its own key (memory storage, one value per "
+        "key, max age = the TTL), rewrites it every third of the TTL and deletes it after its last "
+        "viewer's grace; each instance watches only the sprints its own sockets watch. The tenant token "
+        "(`sprintboard_contracts.tenant_token`) leads every key, so one tenant's watch never sees another's."
+    ),
 )
 
 

@@ -10,8 +10,9 @@ from collections import deque
 
 from sprintboard_kit.tokens import Identity, InvalidToken, TokenVerifier
 from sprintboard_notifier import protocol
-from sprintboard_notifier.hub import HEARTBEAT, Hub, Session
+from sprintboard_notifier.hub import HEARTBEAT, Frame, Hub, Session
 from sprintboard_notifier.metrics import NotifierMetrics
+from sprintboard_notifier.presence import Presence, Viewer, Viewing
 from sprintboard_notifier.protocol import Auth, Options, Ping, ProtocolError, Subscribe, Unsubscribe
 from sprintboard_notifier.sender import BatchClock, run_writer
 from sprintboard_notifier.settings import NotifierSettings
@@ -30,9 +31,15 @@ class Gateway:
     """Shared by every socket of an instance; `serve` is one socket's whole life."""
 
     def __init__(
-        self, hub: Hub, verifier: TokenVerifier, settings: NotifierSettings, metrics: NotifierMetrics
+        self,
+        hub: Hub,
+        verifier: TokenVerifier,
+        settings: NotifierSettings,
+        metrics: NotifierMetrics,
+        presence: Presence[Frame] | None = None,
     ) -> None:
         self._hub = hub
+        self._presence = presence
         self._verifier = verifier
         self._settings = settings
         self.metrics = metrics  # also read by the transport (lean.py counts its socket writes)
@@ -109,6 +116,12 @@ class _Conversation:
         self._errors: deque[float] | None = None  # created on the first bad frame
         self._expiry: asyncio.TimerHandle | None = None
         self._writer: asyncio.Task[None] | None = None
+        presence, viewer = gateway._presence, Viewer(str(identity.user_id), identity.name)
+        self._viewing: Viewing[Frame] | None = None
+        if presence is not None:
+            self._viewing = Viewing(
+                presence, identity.tenant_id, viewer, lambda f: self._hub.send(session, f)
+            )
 
     async def run(self) -> None:
         s, settings = self._session, self._settings
@@ -151,6 +164,8 @@ class _Conversation:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._conn.close(s.close_code or 1000, s.close_reason), 1.0)
         finally:
+            if self._viewing is not None:
+                self._viewing.close()
             if self._expiry is not None:
                 self._expiry.cancel()
             s.on_wake = None
@@ -228,17 +243,32 @@ class _Conversation:
             if frame.batch is not None:
                 s.batch = frame.batch
             hub.send(s, protocol.subscribed(frame.key, s.batch))
+            live = frame.key if frame.resume_from is None else None
+            if live is not None:
+                hub.subscribe(s, live)  # the filter holds at once, also while presence loads
+            if self._viewing is not None and frame.key is not None and frame.key[0] == "sprint":
+                # `presence` next: a new socket's events are held until it is live (the board's case).
+                await self._viewing.subscribe(frame.key[1])
             if frame.resume_from is not None:
                 await hub.resume(s, frame.key, frame.resume_from.seq, frame.resume_from.epoch)
-            elif frame.key is not None:
-                hub.subscribe(s, frame.key)
+            elif live is not None:
                 await hub.go_live(s)
         elif isinstance(frame, Unsubscribe):
             hub.unsubscribe(s, frame.key)
+            if self._viewing is not None and frame.key[0] == "sprint":
+                self._viewing.unsubscribe(frame.key[1])
             hub.send(s, protocol.unsubscribed(frame.key))
         elif isinstance(frame, Options):
-            s.batch = frame.batch
-            hub.send(s, protocol.options(frame.batch))
+            s.batch = s.batch if frame.batch is None else frame.batch
+            viewing, presence = self._viewing, frame.presence
+            hub.send(
+                s,
+                protocol.options(
+                    s.batch, viewing is not None and (viewing.enabled if presence is None else presence)
+                ),
+            )
+            if viewing is not None and presence is not None:
+                await viewing.enable(presence)
         elif isinstance(frame, Ping):
             hub.send(s, protocol.PONG)
         elif isinstance(frame, Auth):

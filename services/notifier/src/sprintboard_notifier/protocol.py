@@ -48,7 +48,8 @@ class Unsubscribe:
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    batch: bool
+    batch: bool | None  # None: left as it is
+    presence: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +84,10 @@ def parse_client_frame(text: str | bytes) -> ClientFrame:
         assert key is not None
         return Unsubscribe(key)
     if kind == "options":
-        batch = _flag(data, "batch")
-        if batch is None:
-            raise ProtocolError("invalid_frame", "options needs a boolean batch")
-        return Options(batch)
+        batch, presence = _flag(data, "batch"), _flag(data, "presence")
+        if batch is None and presence is None:
+            raise ProtocolError("invalid_frame", "options needs a boolean batch or presence")
+        return Options(batch, presence)
     if kind == "ping":
         return Ping()
     raise ProtocolError("unknown_type", f"unknown frame type {str(kind)[:40]!r}")
@@ -142,8 +143,8 @@ def unsubscribed(key: SubscriptionKey) -> Frame:
     return Frame.control({"type": "unsubscribed", **key_fields(key)})
 
 
-def options(batch: bool) -> Frame:
-    return Frame.control({"type": "options", "batch": batch})
+def options(batch: bool, presence: bool) -> Frame:
+    return Frame.control({"type": "options", "batch": batch, "presence": presence})
 
 
 def token_refreshed(exp: int | None) -> Frame:

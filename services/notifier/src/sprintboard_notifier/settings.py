@@ -17,6 +17,7 @@ from sprintboard_kit.settings import (
     origin_allowed,
     service_config,
 )
+from sprintboard_notifier.presence import PresenceSettings
 
 
 def _default_instance_id() -> str:
@@ -59,6 +60,26 @@ class NotifierSettings(NatsFields, JwtFields, StreamFields, BaseSettings):
 
     # How often the stream's identity is checked, to notice a deleted and recreated stream.
     stream_watch_seconds: float = Field(default=10.0, gt=0)
+
+    # Presence (spec §4), soft state in a NATS key-value bucket (memory storage, max age = the TTL). An
+    # instance rewrites its keys every third of the TTL; one not rewritten for the TTL is a lost instance.
+    presence_enabled: bool = True
+    presence_bucket: str = Field(default="SPRINTBOARD_PRESENCE", pattern=r"^[a-zA-Z0-9_-]+$")
+    presence_ttl_seconds: float = Field(default=6.0, gt=0)
+    presence_grace_seconds: float = Field(default=3.0, ge=0)
+    presence_diff_interval_seconds: float = Field(default=0.5, gt=0)
+    presence_load_timeout_seconds: float = Field(default=2.0, gt=0)
+    presence_replicas: int = Field(default=1, ge=1, le=5)
+
+    def presence_settings(self) -> PresenceSettings:
+        return PresenceSettings(
+            bucket=self.presence_bucket,
+            ttl_seconds=self.presence_ttl_seconds,
+            grace_seconds=self.presence_grace_seconds,
+            diff_interval_seconds=self.presence_diff_interval_seconds,
+            load_timeout_seconds=self.presence_load_timeout_seconds,
+            replicas=self.presence_replicas,
+        )
 
     def origin_allowed(self, origin: str | None) -> bool:
         """Whether a browser page from `origin` may open a socket."""

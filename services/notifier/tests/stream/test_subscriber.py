@@ -16,7 +16,8 @@ pytestmark = pytest.mark.unit
 def test_the_document_shows_the_subject_the_consumer_filters_on() -> None:
     config = consumer_config(42, "_INBOX.follower")
     document = orjson.loads(specification().to_json())
-    assert [c["address"] for c in document["channels"].values()] == [config.filter_subject]
+    assert document["channels"]["task-events"]["address"] == config.filter_subject
+    assert set(document["channels"]) == {"task-events", "presence"}  # presence: the key-value bucket
     assert config.filter_subject == STREAM_SUBJECTS[0] and STREAM == STREAM_NAME
 
 

@@ -1,7 +1,9 @@
 """Presence (spec §4): who has a sprint's board open, per user, across instances; soft state in a NATS
 key-value bucket. Knows nothing of sockets: a watcher is a `send` callable."""
 
+from sprintboard_notifier.presence.metrics import PresenceCollector
 from sprintboard_notifier.presence.tracker import Presence, PresenceSettings, PresenceStats, Watch
 from sprintboard_notifier.presence.view import Viewer
+from sprintboard_notifier.presence.viewing import Viewing
 
-__all__ = ["Presence", "PresenceSettings", "PresenceStats", "Viewer", "Watch"]
+__all__ = ["Presence", "PresenceCollector", "PresenceSettings", "PresenceStats", "Viewer", "Viewing", "Watch"]

@@ -32,6 +32,9 @@ class BucketSettings:
     replicas: int = 1
 
 
+KEY_PATTERN = "{tenant_token}.{sprint_id}.{instance_token}"
+
+
 def sprint_prefix(tenant_id: str, sprint_id: str) -> str:
     """Every key of one tenant's sprint starts with this (sprint ids are canonical lowercase UUIDs)."""
     return f"{tenant_token(tenant_id)}.{sprint_id}."
