@@ -6,6 +6,7 @@ import { ACTIONS } from "./card.js";
 import { clear, h } from "./dom.js";
 import { addTask, editTask } from "./editing.js";
 import { LiveFeed, socketUrl } from "./live.js";
+import { PresenceList } from "./presence-list.js";
 import { BoardStore, STATUSES, STATUS_LABELS } from "./store.js";
 import { refusal, toast } from "./toast.js";
 
@@ -36,6 +37,7 @@ export class BoardPage {
     this.root.append(h("p", { class: "loading", role: "status" }, "Loading the board…"));
     this.me = await api.me();
     this.onUser(this.me);
+    this.viewers = new PresenceList(document.getElementById("viewers"), this.me.id);
     // The socket first, then the snapshot: events from the moment the socket listens are buffered in the store.
     this.feed = new LiveFeed({
       url: socketUrl(this.config.notifier_url, this.me.tenant_id),
@@ -47,6 +49,7 @@ export class BoardPage {
         if (!resumed && this.store.loaded) this.refetch(); // listening again without a resume: catch up
       },
       onResync: () => this.refetch(),
+      onPresence: (frame) => this.viewers.onFrame(frame),
       onUnauthorized: () => this.onUnauthorized(),
     });
     await this.feed.start();

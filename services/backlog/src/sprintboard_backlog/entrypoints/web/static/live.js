@@ -20,7 +20,7 @@ export function socketUrl(base, tenantId) {
 export class LiveFeed {
   /**
    * handlers: onEvents(events), onState("connecting" | "live" | "reconnecting"),
-   * onSubscribed({ resumed }), onResync(), onUnauthorized(). Frames, and the events handed on, stay the
+   * onSubscribed({ resumed }), onResync(), onUnauthorized(), onPresence(frame) (`presence`, `presence_diff`). Frames, and the events handed on, stay the
    * wire's snake_case JSON: the casing the whole board reads.
    */
   constructor({ url, token, sprintId, ...handlers }) {
@@ -138,6 +138,10 @@ export class LiveFeed {
         break;
       case "batch":
         this.#events(Array.isArray(frame.events) ? frame.events : []);
+        break;
+      case "presence":
+      case "presence_diff":
+        if (frame.sprint_id === this.sprintId) this.handlers.onPresence?.(frame);
         break;
       case "resync_required":
         this.#adopt(frame.seq, frame.epoch);
