@@ -72,11 +72,14 @@ def metric_names() -> set[str]:
     from sprintboard_backlog.adapters.relay import RelayMetrics
     from sprintboard_backlog.entrypoints.http.observability import HttpMetrics
     from sprintboard_notifier.metrics import NotifierMetrics
+    from sprintboard_notifier.presence import Presence, PresenceCollector, PresenceSettings
 
     backlog = CollectorRegistry()
     HttpMetrics(backlog)
     RelayMetrics(backlog)
-    families = [*backlog.collect(), *NotifierMetrics().registry.collect()]
+    notifier = NotifierMetrics().registry
+    notifier.register(PresenceCollector(Presence(PresenceSettings(), "docs", str)))  # as create_app does
+    families = [*backlog.collect(), *notifier.collect()]
     return {
         f"{m.name}_total" if m.type == "counter" else m.name
         for m in families
