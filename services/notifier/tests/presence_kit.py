@@ -13,7 +13,7 @@ import orjson
 
 from sprintboard_notifier.presence import Presence, PresenceSettings
 
-FAST = {"ttl_seconds": 1.5, "grace_seconds": 0.6, "diff_interval_seconds": 0.2, "load_timeout_seconds": 2.0}
+FAST = {"ttl_seconds": 2.0, "grace_seconds": 0.6, "diff_interval_seconds": 0.2, "load_timeout_seconds": 2.0}
 
 
 def fast_settings(bucket: str | None = None, **overrides: Any) -> PresenceSettings:

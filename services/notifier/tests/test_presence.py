@@ -25,7 +25,7 @@ from sprintboard_kit.tokens import user_id_for
 
 pytestmark = pytest.mark.integration
 
-FAST = {"presence_ttl_seconds": 1.5, "presence_grace_seconds": 0.6, "presence_diff_interval_seconds": 0.2}
+FAST = {"presence_ttl_seconds": 2.0, "presence_grace_seconds": 0.6, "presence_diff_interval_seconds": 0.2}
 
 
 def uid(sub: str) -> str:

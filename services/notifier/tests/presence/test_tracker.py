@@ -8,7 +8,7 @@ import uuid
 import pytest
 from presence_kit import Socket, eventually, fast_settings, running
 
-from sprintboard_notifier.presence import Viewer
+from sprintboard_notifier.presence import Viewer, Viewing
 
 pytestmark = pytest.mark.integration
 
@@ -162,3 +162,27 @@ async def test_a_sprint_is_followed_only_while_watched(nats_url: str, tenant: st
         await eventually(lambda: a.sprints == 0)
         # The last write deleted the key: b sees the leave at once, before any TTL.
         await eventually(lambda: watcher.users == {"u-bob": "Bob"})
+
+
+async def test_one_sockets_viewing_subscribes_again_opts_out_and_back_in(nats_url: str, tenant: str) -> None:
+    settings, s = fast_settings(), sprint()
+    async with running(nats_url, settings, "a") as a, running(nats_url, settings, "b") as b:
+        watcher, mine = Socket(), Socket()
+        await b.watch(tenant, s, BOB, watcher.send)
+        viewing = Viewing(a, tenant, ANN, mine.send)
+        await viewing.subscribe(s)
+        await viewing.subscribe(s)  # again: a second `presence`, still one socket of Ann's
+        assert [f["type"] for f in mine.frames[:2]] == ["presence", "presence"]
+        await eventually(lambda: "u-ann" in watcher.users)
+        await viewing.enable(False)  # opted out: Ann's only socket no longer counts
+        await eventually(lambda: "u-ann" not in watcher.users)
+        sent = len(mine.frames)
+        await b.watch(tenant, s, CAT, Socket().send)
+        await eventually(lambda: "u-cat" in watcher.users)
+        await asyncio.sleep(settings.diff_interval_seconds * 2)
+        assert len(mine.frames) == sent  # nothing sent to an opted-out socket
+        await viewing.enable(True)
+        assert mine.frames[-1]["type"] == "presence"
+        await eventually(lambda: "u-ann" in watcher.users and "u-cat" in mine.users)
+        viewing.unsubscribe(s)
+        await eventually(lambda: "u-ann" not in watcher.users)

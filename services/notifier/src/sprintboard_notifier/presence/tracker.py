@@ -54,7 +54,9 @@ class PresenceSettings:
 
     @property
     def tick_seconds(self) -> float:
-        return max(0.01, min(self.refresh_seconds, self.grace_seconds / 2))
+        # Half the refresh: a key is rewritten at most 1.5 refreshes (half the TTL) apart, leaving the other
+        # half of the TTL for a write that is slow to land before the others take it for a lost instance.
+        return max(0.01, min(self.refresh_seconds, self.grace_seconds) / 2)
 
 
 @dataclass(slots=True)
@@ -98,6 +100,11 @@ class Watch(Generic[T]):
         self.viewer = viewer
         self.send = send
         self.closed = False
+
+    def resend(self) -> None:
+        """Send `presence` again (a repeated subscribe): the view the diffs since were sent against."""
+        if not self.closed:
+            self._presence._snapshot(self._follow, self)
 
     def close(self) -> None:
         if self.closed:
@@ -219,10 +226,13 @@ class Presence(Generic[T]):
                 await asyncio.wait_for(follow.loaded.wait(), self.settings.load_timeout_seconds)
             self._settle(follow)
         if not w.closed:
-            send(self._wrap(presence_text(sprint_id, follow.view.sent)))
-            self.stats.frames += 1
+            self._snapshot(follow, w)
         self._touch(follow)
         return w
+
+    def _snapshot(self, follow: _Follow[T], w: Watch[T]) -> None:
+        w.send(self._wrap(presence_text(follow.sprint_id, follow.view.sent)))
+        self.stats.frames += 1
 
     def _part(self, follow: _Follow[T], w: Watch[T]) -> None:
         follow.watchers.discard(w)

@@ -30,10 +30,15 @@ class Viewing(Generic[T]):
     async def subscribe(self, sprint_id: str) -> None:
         """Right after `subscribed`: the `presence` frame, then diffs (nothing when opted out)."""
         self._sprints.add(sprint_id)
-        if self.enabled and sprint_id not in self._watches:
-            self._watches[sprint_id] = await self._presence.watch(
-                self._tenant_id, sprint_id, self._viewer, self._send
-            )
+        if not self.enabled:
+            return
+        watch = self._watches.get(sprint_id)
+        if watch is not None:
+            watch.resend()  # subscribed again (a resume on this socket): `presence` again, one watch
+            return
+        self._watches[sprint_id] = await self._presence.watch(
+            self._tenant_id, sprint_id, self._viewer, self._send
+        )
 
     def unsubscribe(self, sprint_id: str) -> None:
         self._sprints.discard(sprint_id)
