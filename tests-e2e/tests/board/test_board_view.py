@@ -91,8 +91,11 @@ async def test_screenshots_of_the_seeded_board(open_board: OpenBoard, seeded: Sp
     """The README's screenshots: written to docs/ with SPRINTBOARD_UPDATE_SCREENSHOTS=1, else to a
     temporary folder (a test run leaves the tracked files alone)."""
     folder = DOCS_SCREENSHOTS if os.environ.get("SPRINTBOARD_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    await open_board("bob", seeded)  # someone else viewing: his avatar is in the top bar
     board = await open_board("alice", seeded)
     await names_resolved(board)
+    viewers = board.page.get_by_role("list", name="People viewing this board")
+    await expect(viewers.get_by_role("listitem")).to_have_count(1)
     folder.mkdir(parents=True, exist_ok=True)
     await board.page.screenshot(path=folder / "board.png", full_page=True, animations="disabled")
     await board.group_by("Status")

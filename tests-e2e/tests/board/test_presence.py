@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import pytest
@@ -25,6 +26,7 @@ async def test_two_users_see_each_other_and_a_closed_tab_leaves(
     await expect(bob_avatar).to_have_attribute("title", "Bob Berger")
     await expect(bob_avatar).to_have_accessible_name("Bob Berger")  # read as the name, not "BB"
     await expect(bob_avatar.locator("[aria-hidden]")).to_have_text("BB")
+    await expect(viewers).to_have_text(re.compile(r"^\s*BB\s*Bob Berger\s*$"))  # nothing but the avatar
 
     # Bob sees Alice, never himself.
     bob_viewers = bob.page.get_by_role("list", name="People viewing this board")

@@ -1,6 +1,7 @@
 // One task card: what the task is, whose it is, and the buttons its owner (or anyone, if free) may press.
 
 import { h, plural } from "./dom.js";
+import { initials } from "./presence.js";
 import { STATUS_LABELS } from "./store.js";
 
 export const ACTIONS = {
@@ -75,7 +76,7 @@ export function renderCard({ task, me, ownerName, pending, showStory }) {
         h(
           "span",
           { class: "owner", "data-field": "owner" },
-          h("span", { class: "avatar", "aria-hidden": "true" }, initials(owner)),
+          h("span", { class: "avatar", "aria-hidden": "true" }, ownerInitials(owner)),
           h("span", { class: "visually-hidden" }, "Owner: "),
           owner,
         ),
@@ -106,8 +107,6 @@ function ownerLabel(task, mine, ownerName) {
   return ownerName || "Someone else";
 }
 
-function initials(name) {
-  if (name === "…") return "·";
-  const words = name.trim().split(/\s+/).filter(Boolean);
-  return words.slice(0, 2).map((word) => word[0].toUpperCase()).join("") || "?";
+function ownerInitials(name) {
+  return name === "…" ? "·" : initials(name); // "…": the name is still being looked up
 }

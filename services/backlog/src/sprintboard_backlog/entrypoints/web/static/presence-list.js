@@ -23,10 +23,9 @@ export class PresenceList {
     this.el.hidden = others.length === 0;
     const shown = others.length > SHOWN ? others.slice(0, SHOWN - 1) : others;
     const rest = others.slice(shown.length);
-    clear(this.el).append(
-      ...shown.map((user) => avatar(initials(user.name), user.name, `avatar-${hue(user.id)}`, user.id)),
-      rest.length ? avatar(`+${rest.length}`, rest.map((u) => u.name).join(", "), "avatar-more") : null,
-    );
+    const items = shown.map((user) => avatar(initials(user.name), user.name, `viewer-${hue(user.id)}`, user.id));
+    if (rest.length) items.push(avatar(`+${rest.length}`, rest.map((u) => u.name).join(", "), "viewer-more"));
+    clear(this.el).append(...items);
   }
 }
 
@@ -34,7 +33,7 @@ function avatar(text, name, kind, id) {
   // Focusable, so a keyboard user can reach each name (shown on focus as on hover); read as the name.
   return h(
     "li",
-    { class: `avatar ${kind}`, title: name, tabindex: "0", "data-user-id": id },
+    { class: `viewer ${kind}`, title: name, tabindex: "0", "data-user-id": id },
     h("span", { "aria-hidden": "true" }, text),
     h("span", { class: "visually-hidden" }, name),
   );

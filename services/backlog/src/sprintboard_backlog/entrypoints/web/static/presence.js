@@ -1,5 +1,5 @@
 // Who else has this sprint's board open: the notifier's `presence` and `presence_diff` frames, kept per user.
-// Pure (no DOM): presence-list.js draws it.
+// Pure (no DOM): presence-list.js draws it. `initials` is also the task cards' owner avatar.
 
 export class Roster {
   constructor() {
