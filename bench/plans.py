@@ -43,6 +43,10 @@ class Plan:
     storm_rate: float = 1_000.0
     storm_before_seconds: float = 3.0
     storm_after_seconds: float = 3.0
+    # Presence: sockets (one user each) over sprints over tenants, half on each of two notifiers.
+    presence_sockets: int = 10_000
+    presence_sprints: int = 1_000
+    presence_tenants: int = 100
     # First event after connect (reference client): takes on one socket, then fresh sockets of one take.
     first_takes: int = 30
     first_fresh: int = 20
@@ -75,6 +79,9 @@ QUICK = Plan(
     storm_rate=500.0,
     storm_before_seconds=2.0,
     storm_after_seconds=2.0,
+    presence_sockets=1_000,
+    presence_sprints=100,
+    presence_tenants=10,
     first_takes=10,
     first_fresh=10,
 )

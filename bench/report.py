@@ -9,6 +9,8 @@ from bench.report_shapes import (
     STORM_NOTE,
     TENANTS_NOTE,
     first_event_rows,
+    presence_details,
+    presence_rows,
     storm_details,
     storm_rows,
     tenant_details,
@@ -226,6 +228,15 @@ def _commit(commit: str) -> str:
     return f"`{commit}`"
 
 
+PRESENCE_NOTE = [
+    "`bench/presence.py`: its own NATS and two notifiers (default settings), every socket a user of its",
+    "own in one of the sprints, half on each notifier. join: all connect at once, until the diffs stop;",
+    "quiet: 10 s of refreshes only; reconnect: every socket closes and connects again at once (within",
+    "the grace).",
+    "CPU is both notifier processes; NATS messages are the server's `/varz` counts over the phase.",
+]
+
+
 def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     machine = _table(
@@ -246,6 +257,7 @@ def markdown(results: dict[str, Any]) -> str:
         + _latency_rows(results)
         + tenant_rows(results)
         + storm_rows(results)
+        + presence_rows(results)
         + first_event_rows(results)
         + fanout_rows(results)
         + _connection_rows(results)
@@ -273,6 +285,8 @@ def markdown(results: dict[str, Any]) -> str:
         parts += ["", "## Many tenants", "", *TENANTS_NOTE, "", tenant_details(results)]
     if results.get("storm"):
         parts += ["", "## Reconnect storm", "", *STORM_NOTE, "", storm_details(results)]
+    if results.get("presence"):
+        parts += ["", "## Presence", "", *PRESENCE_NOTE, "", presence_details(results)]
     if results.get("fanout"):
         parts += ["", "## Fan-out", "", *FANOUT_NOTE, "", fanout_details(results)]
     if results.get("connections"):

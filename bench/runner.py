@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-from bench import connections, fanout, first_event, ingest, latency, storm, tenants, writes
+from bench import connections, fanout, first_event, ingest, latency, presence, storm, tenants, writes
 from bench.board import create_board
 from bench.clients import ClientPool
 from bench.events import BENCH_ORG
@@ -18,7 +18,17 @@ from bench.plans import Plan
 from bench.targets import Target, bench_token, notifier_frames, start_baseline, start_notifier_target
 
 log = logging.getLogger("bench")
-SCENARIOS = ("ingest", "tenants", "storm", "fanout", "connections", "writes", "e2e", "first_event")
+SCENARIOS = (
+    "ingest",
+    "tenants",
+    "storm",
+    "presence",
+    "fanout",
+    "connections",
+    "writes",
+    "e2e",
+    "first_event",
+)
 T = TypeVar("T")
 
 
@@ -107,6 +117,11 @@ class Run:
                     plan.storm_after_seconds,
                 )
                 await self.record("storm", work)
+            if "presence" in self.only:
+                work = presence.measure(
+                    pool, plan.presence_sockets, plan.presence_sprints, plan.presence_tenants
+                )
+                await self.record("presence", work)
             # Connections first: the notifier is one process for the whole run, and memory freed after
             # a fan-out would be reused by idle sockets and hide part of their cost.
             if "connections" in self.only:
