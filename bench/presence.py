@@ -99,10 +99,13 @@ def delta(a: dict[str, float], b: dict[str, float], sockets: int, sprints: int) 
         "nats_msgs_out": int(b["nats_out"] - a["nats_out"]),
         **d,
         "diffs_per_sprint": round(d["diffs"] / sprints, 2),
+        # Per sprint and notifier, per second of the phase: the bound is 1 / diff interval (2 by default).
+        "diffs_per_sprint_notifier_s": round(d["diffs"] / (2 * sprints) / seconds, 3) if seconds else None,
     }
 
 
 async def measure(pool: ClientPool, sockets: int, sprints: int, tenants: int) -> dict[str, Any]:
+    """`NOTIFIER_PRESENCE_ENABLED=false` in the environment measures the same without presence."""
     bed = Bed()
     await bed.start()
     try:
@@ -120,7 +123,7 @@ async def measure(pool: ClientPool, sockets: int, sprints: int, tenants: int) ->
                 for url, half in zip(urls, halves, strict=True)
             ]
             return {
-                "open": sum(o["open"] for o in opened),
+                "open": opened[-1]["open"],  # the pool's count: every socket it holds
                 "connect_s": round(sum(o["seconds"] for o in opened), 2),
             }
 
@@ -134,6 +137,7 @@ async def measure(pool: ClientPool, sockets: int, sprints: int, tenants: int) ->
         t3 = await meter.settled()
         await pool.close()
         return {
+            "presence_enabled": bed.env.get("NOTIFIER_PRESENCE_ENABLED", "true") != "false",
             "sockets": sockets,
             "sprints": sprints,
             "tenants": tenants,
