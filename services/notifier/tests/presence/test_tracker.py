@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 
+import nats
 import pytest
 from presence_kit import Socket, eventually, fast_settings, running
 
@@ -186,3 +188,39 @@ async def test_one_sockets_viewing_subscribes_again_opts_out_and_back_in(nats_ur
         await eventually(lambda: "u-ann" in watcher.users and "u-cat" in mine.users)
         viewing.unsubscribe(s)
         await eventually(lambda: "u-ann" not in watcher.users)
+
+
+async def test_refreshes_keep_a_quiet_sprint_and_a_lost_bucket_is_written_again(
+    nats_url: str, tenant: str
+) -> None:
+    settings, s = fast_settings(), sprint()
+    async with running(nats_url, settings, "a") as a, running(nats_url, settings, "b") as b:
+        watcher = Socket()
+        await b.watch(tenant, s, BOB, watcher.send)
+        await a.watch(tenant, s, ANN, Socket().send)
+        await eventually(lambda: "u-ann" in watcher.users)
+        # Three TTLs of refreshes only (most of them unacknowledged publishes): nobody leaves.
+        await asyncio.sleep(3 * settings.ttl_seconds)
+        assert all(not d["leaves"] for d in watcher.diffs())
+        # The bucket is lost (memory storage and a NATS restart): it is created again and the keys written.
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            await js.delete_key_value(settings.bucket)
+            await eventually(lambda: a.stats.writes > 0 and a._failing is False, timeout=5)
+
+            async def stored() -> bool:
+                with contextlib.suppress(Exception):
+                    kv = await js.key_value(settings.bucket)
+                    return len(await kv.keys()) == 2
+                return False
+
+            async with asyncio.timeout(15):
+                while not await stored():
+                    await asyncio.sleep(0.1)
+        finally:
+            await nc.close()
+        # The watches go on over the new bucket (nats-py's ordered consumer is recreated after its missed
+        # heartbeats, about 10 s): a join on a reaches b's socket.
+        await a.watch(tenant, s, CAT, Socket().send)
+        await eventually(lambda: "u-cat" in watcher.users, timeout=40)

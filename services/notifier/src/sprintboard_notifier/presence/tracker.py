@@ -130,6 +130,8 @@ class _Follow(Generic[T]):
     writing: asyncio.Task[None] | None = None
     write_again: bool = False
     last_write: float = 0.0
+    acked: Users | None = None  # the value NATS last acknowledged for its key
+    acked_at: float = 0.0
 
 
 class Presence(Generic[T]):
@@ -148,6 +150,8 @@ class Presence(Generic[T]):
         self._ticker: asyncio.Task[None] | None = None
         # The final delete of a sprint no longer followed, which a new follow's first write must not overtake.
         self._last_writes: dict[str, asyncio.Task[None]] = {}
+        self._failing = False
+        self._reopening: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -171,6 +175,7 @@ class Presence(Generic[T]):
 
     async def start(self, nc: NatsClient) -> None:
         """Use `nc`: open the bucket and start the ticker (grace, refresh, lost instances)."""
+        self._nc = nc
         while True:
             try:
                 self._kv = await open_bucket(
@@ -191,8 +196,9 @@ class Presence(Generic[T]):
         """Stop following. The keys stay until their TTL: sockets reconnecting to another instance meanwhile
         are no leave and join."""
         tasks = [t for f in self._follows.values() for t in (f.task, f.writing) if t is not None]
-        if self._ticker is not None:
-            tasks.append(self._ticker)
+        for extra in (self._ticker, self._reopening):
+            if extra is not None:
+                tasks.append(extra)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -299,22 +305,55 @@ class Presence(Generic[T]):
         before = self._last_writes.get(follow.prefix)
         if before is not None and before is not asyncio.current_task():
             await asyncio.gather(before, return_exceptions=True)  # a sprint followed again: its delete first
+        loop = asyncio.get_running_loop()
         while True:
             follow.write_again = False
             users = follow.view.own()
+            now = loop.time()
             try:
                 if users:
-                    await kv.put(key, encode(users))
+                    data = encode(users)
+                    if (
+                        users == follow.acked
+                        and now - follow.acked_at < self.settings.ttl_seconds
+                        and self._nc is not None
+                    ):
+                        # A refresh of an acknowledged value waits for no acknowledgement (a stream stores a
+                        # plain publish on its subject too): one message instead of two, no reply to await.
+                        # One write per TTL is still acknowledged, so a lost bucket is noticed.
+                        await self._nc.publish(f"$KV.{self.settings.bucket}.{key}", data)
+                    else:
+                        await kv.put(key, data)
+                        follow.acked, follow.acked_at = users, now
                     follow.written = True
                 elif follow.written:
                     await kv.delete(key)
+                    follow.acked = None
                 self.stats.writes += 1
-                follow.last_write = asyncio.get_running_loop().time()
-            except Exception as exc:  # NATS away: the next refresh writes it again
-                log.warning("presence: write of %s failed (%s)", follow.sprint_id, type(exc).__name__)
+                follow.last_write = now
+                self._failing = False
+            except Exception as exc:  # NATS away, or the bucket lost: the next refresh writes it again
+                if not self._failing:  # once per outage, not once per sprint and tick
+                    log.warning("presence: write of %s failed (%s)", follow.sprint_id, type(exc).__name__)
+                    self._failing = True
+                    self._reopen()
                 follow.last_write = 0.0
+                follow.acked = None
             if not follow.write_again:
                 return
+
+    def _reopen(self) -> None:
+        """Create the bucket again if it is gone (a NATS restart loses memory storage)."""
+        if self._nc is None or (self._reopening is not None and not self._reopening.done()):
+            return
+        settings = BucketSettings(self.settings.bucket, self.settings.ttl_seconds, self.settings.replicas)
+        js = self._nc.jetstream()
+
+        async def reopen() -> None:
+            with contextlib.suppress(Exception):
+                await open_bucket(js, settings)
+
+        self._reopening = asyncio.create_task(reopen())
 
     async def _follow_bucket(self, follow: _Follow[T]) -> None:
         """Apply the other instances' keys of the sprint: first the stored ones, then every change."""
