@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -212,3 +216,18 @@ async def client(
         if tok and auth == "frame":
             await c.send({"type": "auth", "token": tok})
         yield c
+
+
+def start_notifier_process(nats_url: str, port: int, log: Path, **env: str) -> subprocess.Popen[bytes]:
+    """`python -m sprintboard_notifier` as the stack runs it: a process of its own, configured by
+    environment only (`env`: more `NOTIFIER_*` settings), its output in `log`."""
+    environ = dict(os.environ) | {
+        "NATS_URL": nats_url,
+        "SPRINTBOARD_JWT_SECRET": SECRET,
+        "NOTIFIER_PORT": str(port),
+        **env,
+    }
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "sprintboard_notifier"], env=environ, stdout=out, stderr=out
+        )

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
-from notifier_kit import SECRET, token
+from notifier_kit import start_notifier_process, token
 from websockets.asyncio.client import connect
 
 from sprintboard_devstack.servers import free_port
@@ -22,17 +20,8 @@ from sprintboard_devstack.servers import free_port
 @pytest.fixture
 def notifier_process(nats_url: str, tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[bytes]]]:
     port = free_port()
-    env = dict(os.environ) | {
-        "NATS_URL": nats_url,
-        "SPRINTBOARD_JWT_SECRET": SECRET,
-        "NOTIFIER_PORT": str(port),
-        "NOTIFIER_LOG_LEVEL": "info",
-    }
     log = tmp_path / "notifier.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sprintboard_notifier"], env=env, stdout=out, stderr=out
-        )
+    proc = start_notifier_process(nats_url, port, log, NOTIFIER_LOG_LEVEL="info")
     try:
         yield port, log, proc
     finally:

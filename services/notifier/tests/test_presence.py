@@ -8,7 +8,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from notifier_kit import SECRET, Client, Notifier, client, run_notifier, token
+from notifier_kit import Client, Notifier, client, run_notifier, start_notifier_process, token
 from presence_kit import Viewers
 from websockets.asyncio.client import connect
 
@@ -151,17 +150,8 @@ async def test_200_sockets_joining_at_once_are_a_few_diffs(nats_url: str, tenant
 def doomed(nats_url: str, bucket: str, tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[bytes]]]:
     """A notifier as the stack runs it, in a process of its own (to be killed)."""
     port, log = free_port(), tmp_path / "doomed.log"
-    env = dict(os.environ) | {
-        "NATS_URL": nats_url,
-        "SPRINTBOARD_JWT_SECRET": SECRET,
-        "NOTIFIER_PORT": str(port),
-        "NOTIFIER_INSTANCE_ID": "doomed",
-    }
-    env |= {f"NOTIFIER_{k.upper()}": str(v) for k, v in fast(bucket).items()}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sprintboard_notifier"], env=env, stdout=out, stderr=out
-        )
+    settings = {f"NOTIFIER_{k.upper()}": str(v) for k, v in fast(bucket).items()}
+    proc = start_notifier_process(nats_url, port, log, NOTIFIER_INSTANCE_ID="doomed", **settings)
     try:
         yield port, log, proc
     finally:

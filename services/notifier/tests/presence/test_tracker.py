@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import AsyncIterator
 
 import nats
 import pytest
 from presence_kit import Socket, eventually, fast_settings, running
 
-from sprintboard_notifier.presence import Viewer, Viewing
+from sprintboard_notifier.presence import Presence, PresenceSettings, Viewer, Viewing
 
 pytestmark = pytest.mark.integration
 
@@ -22,9 +23,25 @@ def sprint() -> str:
     return str(uuid.uuid4())
 
 
+@contextlib.asynccontextmanager
+async def two(
+    nats_url: str, settings: PresenceSettings
+) -> AsyncIterator[tuple[Presence[str], Presence[str]]]:
+    """Instances a and b on one bucket, each on its own connection."""
+    async with running(nats_url, settings, "a") as a, running(nats_url, settings, "b") as b:
+        yield a, b
+
+
+async def bob_watching(b: Presence[str], tenant: str, s: str) -> Socket:
+    """Bob's socket on b: what the other instance's viewers see."""
+    watcher = Socket()
+    await b.watch(tenant, s, BOB, watcher.send)
+    return watcher
+
+
 async def test_three_users_over_two_instances_see_the_same_presence(nats_url: str, tenant: str) -> None:
     settings, s = fast_settings(), sprint()
-    async with running(nats_url, settings, "a") as a, running(nats_url, settings, "b") as b:
+    async with two(nats_url, settings) as (a, b):
         ann, bob, cat = Socket(), Socket(), Socket()
         await a.watch(tenant, s, ANN, ann.send)
         await b.watch(tenant, s, BOB, bob.send)
@@ -35,7 +52,7 @@ async def test_three_users_over_two_instances_see_the_same_presence(nats_url: st
 
 async def test_a_new_instance_gets_the_stored_presence_in_its_first_frame(nats_url: str, tenant: str) -> None:
     settings, s = fast_settings(), sprint()
-    async with running(nats_url, settings, "a") as a, running(nats_url, settings, "b") as b:
+    async with two(nats_url, settings) as (a, b):
         ann = Socket()
         await a.watch(tenant, s, ANN, ann.send)
         await eventually(lambda: a.stats.writes >= 1)
@@ -53,9 +70,8 @@ async def test_a_second_tab_adds_no_entry_and_the_last_close_leaves_after_the_gr
     nats_url: str, tenant: str
 ) -> None:
     settings, s = fast_settings(), sprint()
-    async with running(nats_url, settings, "a") as a, running(nats_url, settings, "b") as b:
-        watcher = Socket()
-        await b.watch(tenant, s, BOB, watcher.send)
+    async with two(nats_url, settings) as (a, b):
+        watcher = await bob_watching(b, tenant, s)
         tab1 = await a.watch(tenant, s, ANN, Socket().send)
         await eventually(lambda: watcher.users == {"u-bob": "Bob", "u-ann": "Ann"})
         diffs = len(watcher.diffs())
@@ -71,9 +87,8 @@ async def test_a_second_tab_adds_no_entry_and_the_last_close_leaves_after_the_gr
 
 async def test_a_reload_on_another_instance_within_the_grace_is_no_leave(nats_url: str, tenant: str) -> None:
     settings, s = fast_settings(), sprint()
-    async with running(nats_url, settings, "a") as a, running(nats_url, settings, "b") as b:
-        watcher = Socket()
-        await b.watch(tenant, s, BOB, watcher.send)
+    async with two(nats_url, settings) as (a, b):
+        watcher = await bob_watching(b, tenant, s)
         first = await a.watch(tenant, s, ANN, Socket().send)
         await eventually(lambda: "u-ann" in watcher.users)
         first.close()
@@ -85,8 +100,7 @@ async def test_a_reload_on_another_instance_within_the_grace_is_no_leave(nats_ur
 async def test_a_lost_instances_users_leave_within_the_ttl(nats_url: str, tenant: str) -> None:
     settings, s = fast_settings(), sprint()
     async with running(nats_url, settings, "b") as b:
-        watcher = Socket()
-        await b.watch(tenant, s, BOB, watcher.send)
+        watcher = await bob_watching(b, tenant, s)
         async with running(nats_url, settings, "a") as a:
             await a.watch(tenant, s, ANN, Socket().send)
             await a.watch(tenant, s, CAT, Socket().send)
@@ -98,7 +112,7 @@ async def test_a_lost_instances_users_leave_within_the_ttl(nats_url: str, tenant
 
 async def test_another_tenants_watchers_of_the_same_sprint_id_see_nothing(nats_url: str, tenant: str) -> None:
     settings, s = fast_settings(), sprint()
-    async with running(nats_url, settings, "a") as a, running(nats_url, settings, "b") as b:
+    async with two(nats_url, settings) as (a, b):
         ours, theirs = Socket(), Socket()
         await a.watch(tenant, s, ANN, ours.send)
         await b.watch(tenant + ".other", s, BOB, theirs.send)
@@ -113,9 +127,8 @@ async def test_another_tenants_watchers_of_the_same_sprint_id_see_nothing(nats_u
 
 async def test_200_joins_at_once_are_a_few_diffs(nats_url: str, tenant: str) -> None:
     settings, s = fast_settings(diff_interval_seconds=0.25), sprint()
-    async with running(nats_url, settings, "a") as a, running(nats_url, settings, "b") as b:
-        watcher = Socket()
-        await b.watch(tenant, s, BOB, watcher.send)
+    async with two(nats_url, settings) as (a, b):
+        watcher = await bob_watching(b, tenant, s)
         viewers = [Viewer(f"u-{i:03}", f"User {i}") for i in range(200)]
         await asyncio.gather(*(a.watch(tenant, s, v, Socket().send) for v in viewers))
         await eventually(lambda: len(watcher.users) == 201)
@@ -130,9 +143,8 @@ async def test_200_joins_at_once_are_a_few_diffs(nats_url: str, tenant: str) -> 
 async def test_joins_in_waves_are_one_diff_per_interval_at_most(nats_url: str, tenant: str) -> None:
     settings, s = fast_settings(diff_interval_seconds=0.25), sprint()
     loop = asyncio.get_running_loop()
-    async with running(nats_url, settings, "a") as a, running(nats_url, settings, "b") as b:
-        watcher = Socket()
-        await b.watch(tenant, s, BOB, watcher.send)
+    async with two(nats_url, settings) as (a, b):
+        watcher = await bob_watching(b, tenant, s)
         started = loop.time()
         for wave in range(40):
             await asyncio.gather(
@@ -154,9 +166,8 @@ async def test_joins_in_waves_are_one_diff_per_interval_at_most(nats_url: str, t
 
 async def test_a_sprint_is_followed_only_while_watched(nats_url: str, tenant: str) -> None:
     settings, s = fast_settings(), sprint()
-    async with running(nats_url, settings, "a") as a, running(nats_url, settings, "b") as b:
-        watcher = Socket()
-        await b.watch(tenant, s, BOB, watcher.send)
+    async with two(nats_url, settings) as (a, b):
+        watcher = await bob_watching(b, tenant, s)
         w = await a.watch(tenant, s, ANN, Socket().send)
         assert a.sprints == 1
         await eventually(lambda: "u-ann" in watcher.users)
@@ -168,7 +179,7 @@ async def test_a_sprint_is_followed_only_while_watched(nats_url: str, tenant: st
 
 async def test_one_sockets_viewing_subscribes_again_opts_out_and_back_in(nats_url: str, tenant: str) -> None:
     settings, s = fast_settings(), sprint()
-    async with running(nats_url, settings, "a") as a, running(nats_url, settings, "b") as b:
+    async with two(nats_url, settings) as (a, b):
         watcher, mine = Socket(), Socket()
         await b.watch(tenant, s, BOB, watcher.send)
         viewing = Viewing(a, tenant, ANN, mine.send)
@@ -194,9 +205,8 @@ async def test_refreshes_keep_a_quiet_sprint_and_a_lost_bucket_is_written_again(
     nats_url: str, tenant: str
 ) -> None:
     settings, s = fast_settings(), sprint()
-    async with running(nats_url, settings, "a") as a, running(nats_url, settings, "b") as b:
-        watcher = Socket()
-        await b.watch(tenant, s, BOB, watcher.send)
+    async with two(nats_url, settings) as (a, b):
+        watcher = await bob_watching(b, tenant, s)
         await a.watch(tenant, s, ANN, Socket().send)
         await eventually(lambda: "u-ann" in watcher.users)
         # Three TTLs of refreshes only (most of them unacknowledged publishes): nobody leaves.
