@@ -115,6 +115,7 @@ export class BoardPage {
     this.indicator.dataset.connection = state;
     const labels = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…" };
     this.indicator.querySelector(".connection-label").textContent = labels[state];
+    this.viewers?.stale(state !== "live"); // who is there is known again after the next `presence`
   }
 
   applyEvents(events) {

@@ -18,6 +18,11 @@ export class PresenceList {
     this.render();
   }
 
+  /** While the socket is away the list may be out of date: it stays, dimmed. */
+  stale(stale) {
+    this.el.classList.toggle("stale", stale);
+  }
+
   render() {
     const others = this.roster.others(this.me);
     this.el.hidden = others.length === 0;
