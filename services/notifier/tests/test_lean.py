@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 from notifier_kit import Client, Notifier, client, run_notifier, token
 
-from sprintboard_notifier.hub import Frame, Session
+from sprintboard_notifier.hub import Session
+from sprintboard_notifier.prepared import Frame
 
 
 @contextlib.asynccontextmanager

@@ -16,17 +16,17 @@ from sprintboard_contracts.wire import AnyWireEvent
 from sprintboard_kit.logs import install_redaction
 from sprintboard_kit.operations import NotReady, operations_router
 from sprintboard_notifier.asyncapi import router as asyncapi_router
-from sprintboard_notifier.gateway import Gateway
+from sprintboard_notifier.client import Clients
 from sprintboard_notifier.hub import Delivery, Hub
-from sprintboard_notifier.lean import LeanWebSocketProtocol
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.settings import NotifierSettings
 from sprintboard_notifier.stream import StreamFollower, StreamHistory
+from sprintboard_notifier.ws_server import TaskSocketProtocol
 
 
 class NotifierState(TypedDict):
     settings: NotifierSettings
-    gateway: Gateway
+    clients: Clients
     hub: Hub
     follower: StreamFollower
     metrics: NotifierMetrics
@@ -102,7 +102,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     install_redaction()
     metrics = NotifierMetrics()
     bridge = StreamBridge(settings, metrics)
-    gateway = Gateway(bridge.hub, settings.token_verifier(), settings, metrics)
+    clients = Clients(bridge.hub, settings.token_verifier(), settings, metrics)
 
     async def consumer_check() -> None:
         if not (bridge.hub.ready and bridge.follower.running):
@@ -111,10 +111,10 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[NotifierState]:
         starting = asyncio.create_task(bridge.follower.run(settings.stream_watch_seconds))
-        heartbeats = asyncio.create_task(gateway.heartbeats())
+        heartbeats = asyncio.create_task(clients.heartbeats())
         try:
             yield NotifierState(
-                settings=settings, gateway=gateway, hub=bridge.hub, follower=bridge.follower, metrics=metrics
+                settings=settings, clients=clients, hub=bridge.hub, follower=bridge.follower, metrics=metrics
             )
         finally:
             for task in (starting, heartbeats):
@@ -134,9 +134,9 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
 def server_config(
     settings: NotifierSettings, app: FastAPI | None = None, **overrides: object
 ) -> uvicorn.Config:
-    """How the notifier is served: frame size limit at the server, no deflate, direct writes (lean.py)."""
+    """How the notifier is served: frame size limit at the server, no deflate, ws_server.py."""
     options: dict[str, object] = {
-        "ws": LeanWebSocketProtocol,
+        "ws": TaskSocketProtocol,
         "host": settings.host,
         "port": settings.port,
         "ws_max_size": settings.max_frame_bytes,

@@ -1,10 +1,10 @@
-"""The one interface between the protocol and a WebSocket implementation (`lean.LeanConnection`)."""
+"""The one interface between the protocol and a WebSocket server (`ws_server.TaskSocketConnection`)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from sprintboard_notifier.hub import Frame
+from sprintboard_notifier.prepared import Frame
 
 
 class ConnectionClosed(Exception):
@@ -12,7 +12,7 @@ class ConnectionClosed(Exception):
 
 
 class Connection(Protocol):
-    """An accepted WebSocket: these three calls (`lean.LeanConnection`).
+    """An accepted WebSocket: these three calls (`ws_server.TaskSocketConnection`).
 
     Optionally `write_now(frame) -> bool`: write at once unless flow control says wait (then False and
     nothing written); with it, live frames skip the writer task whenever nothing is queued before them.

@@ -7,7 +7,8 @@ import asyncio
 import orjson
 from hub_kit import OTHER_SPRINT, SPRINT, T1, T2, delivery, drained, event_seqs, feed, make_hub
 
-from sprintboard_notifier.hub import Frame, Session
+from sprintboard_notifier.hub import Session
+from sprintboard_notifier.prepared import Frame
 
 
 def test_one_frame_object_for_every_socket_and_tenants_apart() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from sprintboard_notifier.hub.frames import Frame
 from sprintboard_notifier.hub.session import Session
 from sprintboard_notifier.metrics import NotifierMetrics
+from sprintboard_notifier.prepared import Frame
 
 # Under load a flush (one write per socket) can take most of a window; the next one then waits this many
 # times as long as the last took, so batches grow instead of the writes eating the loop (capped).

@@ -10,16 +10,16 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sprintboard_notifier.closecodes import SLOW_CLIENT
 from sprintboard_notifier.hub.batching import BatchFlusher
-from sprintboard_notifier.hub.frames import Delivery, Frame, SubscriptionKey
+from sprintboard_notifier.hub.delivery import Delivery, SubscriptionKey
 from sprintboard_notifier.hub.recent import Kept, RecentEvents
 from sprintboard_notifier.hub.session import FULL, WRITTEN, Session
 from sprintboard_notifier.metrics import NotifierMetrics
+from sprintboard_notifier.prepared import Frame
 from sprintboard_notifier.source import HistoryGap
 
 log = logging.getLogger(__name__)
-
-SLOW_CLIENT = 4008
 
 
 class EventSource(Protocol):

@@ -7,7 +7,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from sprintboard_notifier.hub.frames import Delivery, Frame, SubscriptionKey, batch_frames
+from sprintboard_notifier.hub.delivery import Delivery, SubscriptionKey
+from sprintboard_notifier.prepared import Frame, batch_frames
 
 # Each subscribe/unsubscribe/resume adds a segment; a bound keeps an abusive client from growing it.
 MAX_SEGMENTS = 64

@@ -10,23 +10,26 @@ from collections import deque
 
 from sprintboard_kit.tokens import Identity, InvalidToken, TokenVerifier
 from sprintboard_notifier import protocol
-from sprintboard_notifier.hub import HEARTBEAT, Hub, Session
+from sprintboard_notifier.closecodes import (
+    NORMAL,
+    PEER_GONE,
+    POLICY_VIOLATION,
+    TOO_BIG,
+    TRY_AGAIN_LATER,
+    UNAUTHORIZED,
+)
+from sprintboard_notifier.hub import Hub, Session
 from sprintboard_notifier.metrics import NotifierMetrics
+from sprintboard_notifier.prepared import HEARTBEAT
 from sprintboard_notifier.protocol import Auth, Options, Ping, ProtocolError, Subscribe, Unsubscribe
-from sprintboard_notifier.sender import BatchClock, run_writer
 from sprintboard_notifier.settings import NotifierSettings
 from sprintboard_notifier.transport import Connection
+from sprintboard_notifier.writer import BatchClock, run_writer
 
 log = logging.getLogger(__name__)
 
-UNAUTHORIZED = 4401
-POLICY_VIOLATION = 1008
-TOO_BIG = 1009
-TRY_AGAIN_LATER = 1013
-PEER_GONE = 1006
 
-
-class Gateway:
+class Clients:
     """Shared by every socket of an instance; `serve` is one socket's whole life."""
 
     def __init__(
@@ -35,7 +38,7 @@ class Gateway:
         self._hub = hub
         self._verifier = verifier
         self._settings = settings
-        self.metrics = metrics  # also read by the transport (lean.py counts its socket writes)
+        self.metrics = metrics  # also read by the transport (ws_server.py counts its socket writes)
         window = settings.batch_window_seconds
         self._clock = BatchClock(window) if window > 0 else None
 
@@ -99,10 +102,10 @@ class _Conversation:
     """One authenticated socket around a hub session: its frames are read in this task; a writer task
     starts only when frames have to wait."""
 
-    def __init__(self, gateway: Gateway, conn: Connection, session: Session, identity: Identity) -> None:
-        self._gw = gateway
-        self._hub = gateway._hub
-        self._settings = gateway._settings
+    def __init__(self, clients: Clients, conn: Connection, session: Session, identity: Identity) -> None:
+        self._gw = clients
+        self._hub = clients._hub
+        self._settings = clients._settings
         self._conn = conn
         self._session = session
         self._identity = identity
@@ -149,7 +152,7 @@ class _Conversation:
                 await asyncio.wait({self._writer}, timeout=settings.close_grace_seconds)
             if s.close_code != PEER_GONE:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._conn.close(s.close_code or 1000, s.close_reason), 1.0)
+                    await asyncio.wait_for(self._conn.close(s.close_code or NORMAL, s.close_reason), 1.0)
         finally:
             if self._expiry is not None:
                 self._expiry.cancel()

@@ -1,8 +1,8 @@
 """The notifier's WebSocket path inside uvicorn: no ASGI for `/api/v1/ws/tasks`, frames written as built.
 
-`LeanWebSocketProtocol` is uvicorn's sans-I/O websockets protocol (`ws=` of the server config: same port,
+`TaskSocketProtocol` is uvicorn's sans-I/O websockets protocol (`ws=` of the server config: same port,
 same handshake, pings, close handshake, 64 KiB limit → 1009 and log lines). For the task socket it skips
-the ASGI app and runs `Gateway.serve` over `LeanConnection` directly: client messages land in a small
+the ASGI app and runs `Clients.serve` over `TaskSocketConnection` directly: client messages land in a small
 inbox instead of an `asyncio.Queue` and ASGI dicts, and every server frame is its `Frame.wire` bytes
 (header and payload, built once per event) handed straight to the transport when it is not paused.
 Any other upgrade goes to the ASGI app as before.
@@ -28,9 +28,10 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from uvicorn.server import ServerState
 from websockets.http11 import Request
 
-from sprintboard_notifier.gateway import Gateway
-from sprintboard_notifier.hub import Frame
+from sprintboard_notifier.client import Clients
+from sprintboard_notifier.closecodes import INTERNAL_ERROR
 from sprintboard_notifier.metrics import Tally
+from sprintboard_notifier.prepared import Frame
 from sprintboard_notifier.settings import NotifierSettings
 from sprintboard_notifier.transport import ConnectionClosed
 
@@ -52,11 +53,11 @@ class _Corks:
     __slots__ = ("_dirty", "_loop", "_not_before")
 
     def __init__(self) -> None:
-        self._dirty: list[LeanWebSocketProtocol] = []
+        self._dirty: list[TaskSocketProtocol] = []
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop a flush is scheduled on
         self._not_before = 0.0  # loop time before which the next flush waits
 
-    def add(self, proto: LeanWebSocketProtocol) -> None:
+    def add(self, proto: TaskSocketProtocol) -> None:
         self._dirty.append(proto)
         loop = proto.loop
         if self._loop is not loop:
@@ -94,7 +95,7 @@ class _Inbox:
 
     __slots__ = ("_items", "_proto", "_waiter", "gone")
 
-    def __init__(self, proto: LeanWebSocketProtocol) -> None:
+    def __init__(self, proto: TaskSocketProtocol) -> None:
         self._proto = proto
         self._items: list[str | bytes | None] = []
         self._waiter: asyncio.Future[None] | None = None
@@ -131,7 +132,7 @@ class _Inbox:
         return item
 
 
-class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
+class TaskSocketProtocol(WebSocketsSansIOProtocol):
     """`ws=` of the notifier's uvicorn config."""
 
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any]) -> None:
@@ -156,13 +157,13 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def handle_connect(self, event: Request) -> None:
         raw_path, _, query = event.path.partition("?")
-        gateway = self.app_state.get("gateway")
+        clients = self.app_state.get("clients")
         settings = self.app_state.get("settings")
-        if unquote(raw_path) != WS_PATH or not isinstance(gateway, Gateway):
+        if unquote(raw_path) != WS_PATH or not isinstance(clients, Clients):
             super().handle_connect(event)  # anything else: the ASGI app
             return
         assert isinstance(settings, NotifierSettings)
-        self.writes = gateway.metrics.socket_writes
+        self.writes = clients.metrics.socket_writes
         inbox = _Inbox(self)
         # The base class reports disconnects and client messages here; its ASGI queue and event go.
         self.queue = inbox  # type: ignore[assignment]
@@ -193,16 +194,16 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         for name, value in parse_qsl(query):
             if name == "token":
                 token = value  # the last one, as Starlette's query params
-        task = self.loop.create_task(self._serve(gateway, LeanConnection(self, inbox), token))
+        task = self.loop.create_task(self._serve(clients, TaskSocketConnection(self, inbox), token))
         task.add_done_callback(self.on_task_complete)
         self.tasks.add(task)
 
-    async def _serve(self, gateway: Gateway, conn: LeanConnection, token: str | None) -> None:
+    async def _serve(self, clients: Clients, conn: TaskSocketConnection, token: str | None) -> None:
         try:
-            await gateway.serve(conn, token)
+            await clients.serve(conn, token)
         except Exception:
             log.exception("socket handler failed")
-            await conn.close(1011, "internal error")
+            await conn.close(INTERNAL_ERROR, "internal error")
         if self.close_timer is None:
             self.transport.close()
 
@@ -266,12 +267,12 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
 
 
-class LeanConnection:
-    """The `Connection` of a task socket served by `LeanWebSocketProtocol`."""
+class TaskSocketConnection:
+    """The `Connection` of a task socket served by `TaskSocketProtocol`."""
 
     __slots__ = ("_inbox", "_proto", "write_now")
 
-    def __init__(self, proto: LeanWebSocketProtocol, inbox: _Inbox) -> None:
+    def __init__(self, proto: TaskSocketProtocol, inbox: _Inbox) -> None:
         self._proto = proto
         self._inbox = inbox
         self.write_now = proto.write_now

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from sprintboard_notifier.hub import Frame, Session, batch_frames
+from sprintboard_notifier.hub import Session
 from sprintboard_notifier.metrics import NotifierMetrics
+from sprintboard_notifier.prepared import Frame, batch_frames
 from sprintboard_notifier.transport import Connection, ConnectionClosed
 
 # Frames taken per wake-up when not batching: fewer wake-ups, same order.
