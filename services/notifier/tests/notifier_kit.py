@@ -24,6 +24,7 @@ from sprintboard_contracts.subjects import EventType, subject_for
 from sprintboard_devstack.servers import free_port
 from sprintboard_kit.tokens import mint_dev_token
 from sprintboard_notifier.app import create_app, server_config
+from sprintboard_notifier.client import Clients
 from sprintboard_notifier.hub import Hub
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.settings import NotifierSettings
@@ -51,6 +52,15 @@ class Notifier:
     def hub(self) -> Hub:
         hub: Hub = self.app.state.bridge.hub
         return hub
+
+    @property
+    def clients(self) -> Clients:
+        clients: Clients = self.app.state.clients
+        return clients
+
+    def most_queued(self) -> int:
+        """The most frames any socket's writer holds right now."""
+        return max((c.writer.queued for c in self.clients), default=0)
 
     @property
     def metrics(self) -> NotifierMetrics:

@@ -55,12 +55,8 @@ class StreamBridge:
         self.hub = Hub(
             self,
             metrics,
-            queue_frames=settings.send_queue_frames,
             hold_frames=settings.resume_hold_frames,
             stall_seconds=settings.replay_stall_seconds,
-            batch_window=settings.batch_window_seconds,
-            batch_max=settings.batch_max_events,
-            batch_bytes=settings.max_frame_bytes,
             history_events=settings.history_events,
         )
         self.follower = StreamFollower(
@@ -128,6 +124,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
 
     app.include_router(operations_router(lambda _: {"nats_consumer": consumer_check}, metrics.registry))
     app.state.bridge = bridge
+    app.state.clients = clients
     return app
 
 

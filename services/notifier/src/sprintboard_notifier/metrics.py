@@ -60,7 +60,7 @@ class _HotPathCollector(Collector):
             ("notifier_frames_sent", "WebSocket frames written", m.frames_out),
             (
                 "notifier_socket_writes",
-                "Writes of frames to task sockets (the frames of one loop turn share one write per socket)",
+                "Writes to task sockets (the frames due at one flush share one write per socket)",
                 m.socket_writes,
             ),
         ):

@@ -31,15 +31,11 @@ def _with_position(body: bytes, seq: int, epoch: str) -> bytes | None:
     return end[:-1] + b',"seq":%d,"epoch":%b}' % (seq, orjson.dumps(epoch))
 
 
-# Identical batches (same frames in the same order, e.g. every socket on one sprint) share one Frame.
-_BATCHES: dict[tuple[Frame, ...], Frame] = {}
-_BATCH_CACHE = 256
-
-
 class Frame:
-    """A server frame's text; the same object is queued on every socket it goes to."""
+    """A server frame's text and, built on first use, its whole WebSocket frame bytes: the same object is
+    queued on every socket it goes to. An event frame has its stream `seq`; a live one its timestamp."""
 
-    __slots__ = ("_data", "_wire", "batched", "observed", "seq", "text", "timestamp")
+    __slots__ = ("_data", "_wire", "observed", "seq", "text", "timestamp")
 
     def __init__(self, text: str, seq: int | None = None, timestamp: float | None = None) -> None:
         self.text = text
@@ -48,7 +44,6 @@ class Frame:
         self.timestamp = timestamp
         # The lag is observed once per frame (when its first copy is written), not once per socket.
         self.observed = False
-        self.batched = False  # a `batch` frame: already wrapped, never wrapped again
         self._data: bytes | None = None
         self._wire: bytes | None = None
 
@@ -65,10 +60,6 @@ class Frame:
         if self._wire is None:
             self._wire = ws_text_frame(self.data)
         return self._wire
-
-    @property
-    def is_event(self) -> bool:
-        return self.seq is not None and not self.batched
 
     @classmethod
     def control(cls, payload: dict[str, Any]) -> Frame:
@@ -91,43 +82,9 @@ class Frame:
 
     @classmethod
     def batch(cls, frames: list[Frame]) -> Frame:
-        """Splices already-serialized events, so batching costs no re-serialization; shared when identical."""
-        key = tuple(frames)
-        cached = _BATCHES.get(key)
-        if cached is not None:
-            return cached
-        text = '{"type":"batch","events":[' + ",".join(f.text for f in frames) + "]}"
-        stamps = [f.timestamp for f in frames if f.timestamp is not None]
-        # A batch's lag is its oldest live event's.
-        frame = cls(text, frames[-1].seq, min(stamps) if stamps else None)
-        frame.batched = True
-        if len(_BATCHES) >= _BATCH_CACHE:
-            _BATCHES.clear()
-        _BATCHES[key] = frame
-        return frame
-
-
-def batch_frames(frames: list[Frame], max_events: int, limit: int) -> list[Frame]:
-    """Runs of event frames become batch frames (at most `max_events` and about `limit` bytes each);
-    control frames and already-built batches keep their place between them."""
-    out: list[Frame] = []
-    run: list[Frame] = []
-    size = 0
-    for frame in frames:
-        if not frame.is_event:
-            if run:
-                out.append(Frame.batch(run))
-                run, size = [], 0
-            out.append(frame)
-            continue
-        if run and (len(run) >= max_events or size + len(frame.text) >= limit):
-            out.append(Frame.batch(run))
-            run, size = [], 0
-        run.append(frame)
-        size += len(frame.text) + 1
-    if run:
-        out.append(Frame.batch(run))
-    return out
+        """`{"type":"batch","events":[...]}` spliced from already-serialized events (no re-serialization).
+        Not an event itself: no seq, and its events' lag is observed on the events."""
+        return cls('{"type":"batch","events":[' + ",".join(f.text for f in frames) + "]}")
 
 
 HEARTBEAT = Frame.control({"type": "heartbeat"})

@@ -1,25 +1,17 @@
-"""The notifier's WebSocket path inside uvicorn: no ASGI for `/api/v1/ws/tasks`, frames written as built.
+"""The notifier's WebSocket server inside uvicorn: `TaskSocketProtocol` serves `/api/v1/ws/tasks` without
+ASGI, in production and in the development stack alike (`--ws=` of uvicorn's command line).
 
-`TaskSocketProtocol` is uvicorn's sans-I/O websockets protocol (`ws=` of the server config: same port,
-same handshake, pings, close handshake, 64 KiB limit → 1009 and log lines). For the task socket it skips
-the ASGI app and runs `Clients.serve` over `TaskSocketConnection` directly: client messages land in a small
-inbox instead of an `asyncio.Queue` and ASGI dicts, and every server frame is its `Frame.wire` bytes
-(header and payload, built once per event) handed straight to the transport when it is not paused.
-Any other upgrade goes to the ASGI app as before.
-
-Frames handed over are corked: one scheduled flush writes each socket's pending frames in one
-`transport.write` (one kernel write). Each event is still its own WebSocket frame; only the syscalls are
-shared. Idle, the flush runs right after the turn that handed the frame over (`call_soon`); when events
-come back to back, the next flush waits as long as the last one took (at most `MAX_HOLD`), so the writes
-per socket shrink as the load grows instead of staying at one per event — the limit bench/ measured
-(one kernel write per frame per socket).
+It is uvicorn's sans-I/O websockets protocol (same port, same handshake, pings, close handshake, 64 KiB
+limit → 1009 and log lines). For the task socket it skips the ASGI app and runs `Clients.serve` over a
+`TaskSocketConnection`: client messages land in a small inbox instead of an `asyncio.Queue` of ASGI dicts,
+the socket's writer hands it whole prepared frames (`Transport.write`), and the transport's
+`pause_writing`/`resume_writing` go to that writer (`FlowControl`). Any other upgrade goes to the ASGI app.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -30,64 +22,11 @@ from websockets.http11 import Request
 
 from sprintboard_notifier.client import Clients
 from sprintboard_notifier.closecodes import INTERNAL_ERROR
-from sprintboard_notifier.metrics import Tally
-from sprintboard_notifier.prepared import Frame
 from sprintboard_notifier.settings import NotifierSettings
-from sprintboard_notifier.transport import ConnectionClosed
+from sprintboard_notifier.transport import FlowControl
 
 WS_PATH = "/api/v1/ws/tasks"
 log = logging.getLogger(__name__)
-
-
-# After a flush that took t seconds, the next one waits until HOLD_FACTOR x t have passed (at most
-# MAX_HOLD): idle, a flush follows its turn at once; fanning out back to back (the notifier behind the
-# stream), the events of the next few milliseconds share each socket's write, so the writes per socket
-# shrink as the load grows instead of the writes eating the loop.
-HOLD_FACTOR = 1.0
-MAX_HOLD = 0.010
-
-
-class _Corks:
-    """The sockets with corked frames; one scheduled flush writes them all."""
-
-    __slots__ = ("_dirty", "_loop", "_not_before")
-
-    def __init__(self) -> None:
-        self._dirty: list[TaskSocketProtocol] = []
-        self._loop: asyncio.AbstractEventLoop | None = None  # the loop a flush is scheduled on
-        self._not_before = 0.0  # loop time before which the next flush waits
-
-    def add(self, proto: TaskSocketProtocol) -> None:
-        self._dirty.append(proto)
-        loop = proto.loop
-        if self._loop is not loop:
-            self._loop = loop
-            wait = self._not_before - loop.time()
-            if wait > 0:
-                loop.call_later(wait, self.flush)
-            else:
-                loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        loop, self._loop = self._loop, None
-        started = time.perf_counter()
-        dirty, self._dirty = self._dirty, []
-        counter: Tally | None = None
-        writes = 0
-        for proto in dirty:
-            if proto.flush_cork():
-                if proto.writes is not counter:  # one app per process, but tests run several
-                    if counter is not None:
-                        counter.inc(writes)
-                    counter, writes = proto.writes, 0
-                writes += 1
-        if counter is not None:
-            counter.inc(writes)
-        if loop is not None:
-            self._not_before = loop.time() + min(MAX_HOLD, HOLD_FACTOR * (time.perf_counter() - started))
-
-
-_CORKS = _Corks()
 
 
 class _Inbox:
@@ -110,8 +49,8 @@ class _Inbox:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def set(self) -> None:  # `writable.set()`: the connection is lost or writable again
-        self._proto.wake_writer()
+    def set(self) -> None:  # `writable.set()`, which the base class calls once the connection is lost
+        pass
 
     def clear(self) -> None:
         pass
@@ -137,23 +76,29 @@ class TaskSocketProtocol(WebSocketsSansIOProtocol):
 
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any]) -> None:
         super().__init__(config, server_state, app_state)
-        self.paused = False
-        self._drain: asyncio.Future[None] | None = None
-        self._cork: list[bytes] | None = None  # frames handed over this turn, written when it ends
-        self.writes: Tally | None = None
+        self._flow: FlowControl | None = None  # the task socket's writer, once it has one
+        self._paused = False
+
+    # -- flow control: the task socket's writer is told; any other socket is uvicorn's -----------------
 
     def pause_writing(self) -> None:
-        self.paused = True
-        self.writable.clear()
+        self._paused = True
+        if self._flow is not None:
+            self._flow.pause_writing()
+        else:
+            super().pause_writing()
 
     def resume_writing(self) -> None:
-        self.paused = False
-        self.writable.set()
+        self._paused = False
+        if self._flow is not None:
+            self._flow.resume_writing()
+        else:
+            super().resume_writing()
 
-    def wake_writer(self) -> None:
-        drain = self._drain
-        if drain is not None and not drain.done():
-            drain.set_result(None)
+    def follow(self, flow: FlowControl) -> None:
+        self._flow = flow
+        if self._paused:
+            flow.pause_writing()
 
     def handle_connect(self, event: Request) -> None:
         raw_path, _, query = event.path.partition("?")
@@ -163,7 +108,6 @@ class TaskSocketProtocol(WebSocketsSansIOProtocol):
             super().handle_connect(event)  # anything else: the ASGI app
             return
         assert isinstance(settings, NotifierSettings)
-        self.writes = clients.metrics.socket_writes
         inbox = _Inbox(self)
         # The base class reports disconnects and client messages here; its ASGI queue and event go.
         self.queue = inbox  # type: ignore[assignment]
@@ -203,59 +147,23 @@ class TaskSocketProtocol(WebSocketsSansIOProtocol):
             await clients.serve(conn, token)
         except Exception:
             log.exception("socket handler failed")
-            await conn.close(INTERNAL_ERROR, "internal error")
+            conn.close(INTERNAL_ERROR, "internal error")
         if self.close_timer is None:
             self.transport.close()
 
-    def write_now(self, frame: Frame) -> bool:
-        """Take a frame without waiting (corked until the turn ends); False while the transport is
-        paused (its buffer is over the high mark)."""
-        if self.paused:
-            return False
-        if self.close_sent or self.disconnected or self.transport.is_closing():
-            return True  # after the close: dropped, as a write to a closed socket would be
-        cork = self._cork
-        if cork is None:
-            cork = self._cork = []
-            if not frame.batched:
-                _CORKS.add(self)
-        cork.append(frame.wire)
-        # The batch flusher already gathered a window's events into a batch frame: written now, after
-        # whatever is corked, not held for another window.
-        if frame.batched and self.flush_cork() and self.writes is not None:
-            self.writes.inc()
-        return True
+    # -- the task socket's `Transport` --------------------------------------------------------------------
 
-    def flush_cork(self) -> bool:
-        """Write this turn's frames in one go (also before any write that must follow them); whether a
-        write was made."""
-        cork, self._cork = self._cork, None
-        if not cork or self.close_sent or self.disconnected or self.transport.is_closing():
-            return False
+    def write_frames(self, data: bytes) -> None:
+        """Whole prepared frames, as they are; dropped once the socket is closing."""
+        if self.close_sent or self.disconnected or self.transport.is_closing():
+            return
         try:
-            self.transport.write(cork[0] if len(cork) == 1 else b"".join(cork))
+            self.transport.write(data)
         except (RuntimeError, OSError):  # never let one socket break the fan-out loop
             log.debug("write to a closing socket dropped")
-        return True
 
-    async def send_frame(self, frame: Frame) -> None:
-        if self.flush_cork() and self.writes is not None:
-            self.writes.inc()
-        while self.paused and not self.disconnected:
-            self._drain = self.loop.create_future()
-            await self._drain
-        if self.close_sent or self.disconnected or self.transport.is_closing():
-            raise ConnectionClosed
-        try:
-            self.transport.write(frame.wire)
-        except (RuntimeError, OSError) as exc:
-            raise ConnectionClosed from exc
-        if self.writes is not None:
-            self.writes.inc()
-
-    def start_close(self, code: int, reason: str) -> None:
+    def start_close(self, code: int, reason: str = "") -> None:
         """As uvicorn's `websocket.close`: send the close frame, wait (bounded) for the peer's."""
-        self.flush_cork()  # the data first, then the close frame
         if self.close_sent or self.disconnected or self.transport.is_closing():
             return
         self.conn.send_close(code, reason)
@@ -268,20 +176,16 @@ class TaskSocketProtocol(WebSocketsSansIOProtocol):
 
 
 class TaskSocketConnection:
-    """The `Connection` of a task socket served by `TaskSocketProtocol`."""
+    """The `client.Connection` of a task socket served by `TaskSocketProtocol`."""
 
-    __slots__ = ("_inbox", "_proto", "write_now")
+    __slots__ = ("_inbox", "close", "follow", "write")
 
     def __init__(self, proto: TaskSocketProtocol, inbox: _Inbox) -> None:
-        self._proto = proto
         self._inbox = inbox
-        self.write_now = proto.write_now
+        # Bound once: `write` runs once per socket per flush.
+        self.write = proto.write_frames
+        self.close = proto.start_close
+        self.follow = proto.follow
 
     async def receive(self) -> str | bytes | None:
         return await self._inbox.get()
-
-    async def send(self, frame: Frame) -> None:
-        await self._proto.send_frame(frame)
-
-    async def close(self, code: int, reason: str = "") -> None:
-        self._proto.start_close(code, reason)
