@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from notifier_kit import Board, Notifier, client, make_event, publisher, run_notifier, token
 
+pytestmark = pytest.mark.integration
+
 HOUR = 3600.0
 
 

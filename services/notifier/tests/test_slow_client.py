@@ -8,9 +8,14 @@ import gc
 import socket
 
 import psutil
+import pytest
 from notifier_kit import Board, client, make_event, publisher, run_notifier, token
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+
+from sprintboard_notifier.closecodes import SLOW_CLIENT
+
+pytestmark = pytest.mark.integration
 
 
 async def test_never_reading_client_gets_4008_and_others_get_everything(nats_url: str, tenant: str) -> None:
@@ -69,4 +74,4 @@ async def test_never_reading_client_gets_4008_and_others_get_everything(nats_url
                 async with asyncio.timeout(20):
                     async for _ in slow:
                         pass
-            assert slow.close_code == 4008
+            assert slow.close_code == SLOW_CLIENT

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from hub_kit import T1, T2, delivery, drained, event_seqs, feed, kept, make_hub, open_socket
 
 from sprintboard_notifier.hub import RecentEvents
+
+pytestmark = pytest.mark.unit
 
 
 def test_the_memory_keeps_the_latest_events_per_tenant_and_moves_its_floor() -> None:
