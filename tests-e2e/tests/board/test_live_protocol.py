@@ -7,11 +7,13 @@ import asyncio
 import json
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.async_api import WebSocketRoute, expect
 
 from sprintboard_e2e.browser import NOTIFIER_SOCKET
+from sprintboard_e2e.environment import DEMO_ORG_ID
 
 if TYPE_CHECKING:
     from conftest import Api, NewPage, Sprint
@@ -128,6 +130,8 @@ async def test_the_page_follows_the_socket_protocol(new_page: NewPage, sprint: S
     auth, subscribe = notifier.frames[0][:2]
     assert auth["type"] == "auth" and auth["token"]
     assert subscribe == {"type": "subscribe", "sprint_id": sprint.sprint_id, "batch": True}
+    # The routing hint (spec §4) rides on the socket's URL: the signed-in user's tenant, for the gateway.
+    assert parse_qs(urlsplit(notifier.sockets[0].url).query) == {"tenant": [DEMO_ORG_ID]}
 
     # An event whose version is not newer than the card's is ignored; frames are applied in order.
     await expect(board.card(t1)).to_have_attribute("data-version", "1")

@@ -19,6 +19,7 @@ from sprintboard_kit.tokens import mint_dev_token
 
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(1200)]
 FOLLOWERS = 6
+HINTED = 8
 OVERRIDE = load(OVERRIDE_FILE)
 
 
@@ -101,6 +102,23 @@ async def test_the_production_stack_serves_through_one_port_and_loses_no_event_t
             ]
         finally:
             await board.close()
+
+        # The routing hint (spec §4): the gateway hashes `?tenant=`, so the sockets that carry one value
+        # share a replica, whichever it is, counted by the replicas' own gauges. Only opened sockets between
+        # two counts, so each difference is exactly what the hint's sockets added.
+        hinted: list[BoardSocket] = []
+        try:
+            held = {replica: sockets_on(replica) for replica in production.containers("notifier")}
+            for hint in (DEMO_ORG_ID, "another-tenant"):
+                url_with_hint = f"{socket_url}?tenant={hint}"
+                hinted += [await BoardSocket.open(url_with_hint, token) for _ in range(HINTED)]
+                now = {replica: sockets_on(replica) for replica in held}
+                added = sorted(now[replica] - held[replica] for replica in held)
+                assert added == [0, HINTED], (hint, held, now)
+                held = now
+        finally:
+            for socket in hinted:
+                await socket.close()
 
         production.up("--scale", "notifier=3", "--no-recreate")
         replicas = production.containers("notifier")
