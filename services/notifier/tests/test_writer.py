@@ -48,6 +48,7 @@ async def test_frames_of_one_turn_share_one_write_and_stay_frames() -> None:
     await turn()
     assert len(conn.writes) == 1 and [f["n"] for f in conn.frames()] == [0, 1, 2]
     assert (metrics.frames_out.value, metrics.socket_writes.value) == (3, 1)
+    assert metrics.bytes_out.value == len(conn.writes[0])
 
 
 async def test_the_next_flush_waits_as_long_as_the_last_took() -> None:

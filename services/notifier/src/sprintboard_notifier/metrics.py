@@ -63,6 +63,11 @@ class _HotPathCollector(Collector):
                 "Writes to task sockets (the frames due at one flush share one write per socket)",
                 m.socket_writes,
             ),
+            (
+                "notifier_socket_bytes_sent",
+                "Bytes written to task sockets (whole WebSocket frames)",
+                m.bytes_out,
+            ),
         ):
             yield CounterMetricFamily(name, doc, value=tally.value)
         yield HistogramMetricFamily(
@@ -83,6 +88,7 @@ class NotifierMetrics:
         self.events_in = Tally()
         self.frames_out = Tally()
         self.socket_writes = Tally()
+        self.bytes_out = Tally()
         self.lag = LagHistogram(LAG_BUCKETS)
         r.register(_HotPathCollector(self))
         self.invalid_events = Counter(

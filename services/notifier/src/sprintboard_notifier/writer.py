@@ -4,7 +4,7 @@
 at the next flush unless the socket paused (its kernel buffer is over the high mark); a batching socket's
 runs of events are wrapped into `batch` frames when written; a queue that is full while paused is the
 hub's cue to close the socket with 4008. `_write` is the single exit: one `Transport.write` of every frame
-due, counted there (frames, writes, the delivery lag) and nowhere else.
+due, counted there (frames, writes, bytes, the delivery lag) and nowhere else.
 
 `Flusher` is the one flush rule (write-combining): a socket with frames due is written at the next flush,
 which runs right after the turn that made it due when idle; after a flush that took t seconds the next one
@@ -269,8 +269,10 @@ class Writer:
                 frame.observed = True
                 wall = wall or time.time()
                 metrics.lag.observe(max(0.0, wall - frame.timestamp))
+        data = out[0].wire if len(out) == 1 else b"".join([f.wire for f in out])
+        metrics.bytes_out.value += len(data)
         self.last_sent = now
-        self._transport.write(out[0].wire if len(out) == 1 else b"".join([f.wire for f in out]))
+        self._transport.write(data)
         self._wake_room()
 
     def _wake_room(self) -> None:
