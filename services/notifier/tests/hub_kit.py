@@ -54,7 +54,7 @@ class MemorySource:
                 await asyncio.sleep(0)
 
 
-class Kept:
+class UnreadOutlet:
     """An `Outlet` that keeps what it is given, as a socket that is not read: `capacity` frames until
     the test `take`s them."""
 
@@ -97,11 +97,11 @@ class Kept:
 
 
 def open_socket(hub: Hub, tenant: str = T1, pending: bool = False, capacity: int = 100) -> Session:
-    return hub.open(tenant, Kept(capacity), pending=pending)
+    return hub.open(tenant, UnreadOutlet(capacity), pending=pending)
 
 
-def kept(s: Session) -> Kept:
-    assert isinstance(s.outlet, Kept)
+def outlet(s: Session) -> UnreadOutlet:
+    assert isinstance(s.outlet, UnreadOutlet)
     return s.outlet
 
 
@@ -121,7 +121,7 @@ def feed(hub: Hub, source: MemorySource, *ds: Delivery) -> None:
 
 
 def drained(s: Session) -> list[dict[str, object]]:
-    return [orjson.loads(f.text) for f in kept(s).take()]
+    return [orjson.loads(f.text) for f in outlet(s).take()]
 
 
 def event_seqs(s: Session) -> list[int]:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from hub_kit import OTHER_SPRINT, SPRINT, T2, delivery, drained, event_seqs, feed, kept, make_hub, open_socket
+from hub_kit import (
+    OTHER_SPRINT,
+    SPRINT,
+    T2,
+    delivery,
+    drained,
+    event_seqs,
+    feed,
+    make_hub,
+    open_socket,
+    outlet,
+)
 
 from sprintboard_notifier.closecodes import SLOW_CLIENT
 from sprintboard_notifier.prepared import Frame
@@ -17,9 +28,9 @@ def test_one_frame_object_for_every_socket_and_tenants_apart() -> None:
     a, b, other = open_socket(hub), open_socket(hub), open_socket(hub, T2)
     hub.subscribe(b, ("sprint", SPRINT))
     feed(hub, source, delivery(1))
-    fa, fb = kept(a).take(), kept(b).take()
+    fa, fb = outlet(a).take(), outlet(b).take()
     assert len(fa) == len(fb) == 1 and fa[0] is fb[0]
-    assert kept(other).take() == []
+    assert outlet(other).take() == []
     frame = orjson.loads(fa[0].text)
     assert frame["seq"] == 1 and frame["epoch"] == "epoch-1"
 
@@ -40,9 +51,9 @@ def test_full_queue_closes_only_that_socket_with_4008() -> None:
     slow, fast = open_socket(hub, capacity=2), open_socket(hub, capacity=2)
     for seq in range(1, 4):
         feed(hub, source, delivery(seq))
-        kept(fast).take()
-    assert slow.close_code == SLOW_CLIENT and kept(slow).closed == (SLOW_CLIENT, "send buffer full")
-    assert kept(slow).frames == []
+        outlet(fast).take()
+    assert slow.close_code == SLOW_CLIENT and outlet(slow).closed == (SLOW_CLIENT, "send buffer full")
+    assert outlet(slow).frames == []
     assert metrics.slow_closes._value.get() == 1
     feed(hub, source, delivery(4))
     assert event_seqs(fast) == [4] and len(hub) == 1
@@ -73,7 +84,7 @@ async def test_client_ahead_of_this_instance_gets_nothing_twice() -> None:
     hub, source, _ = make_hub()
     feed(hub, source, delivery(1))
     s = open_socket(hub)
-    kept(s).take()
+    outlet(s).take()
     assert await hub.resume(s, ("sprint", SPRINT), 3, "epoch-1")
     feed(hub, source, delivery(2), delivery(3), delivery(4))
     assert event_seqs(s) == [4]
@@ -111,7 +122,7 @@ async def test_a_new_socket_holds_events_until_it_states_its_filter() -> None:
     hub, source, _ = make_hub()
     s = open_socket(hub, pending=True)
     feed(hub, source, delivery(1), delivery(2, sprint=OTHER_SPRINT, story="story-9"))
-    assert kept(s).take() == []
+    assert outlet(s).take() == []
     hub.subscribe(s, ("sprint", SPRINT))
     await hub.go_live(s)
     feed(hub, source, delivery(3))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hub_kit import T1, T2, delivery, drained, event_seqs, feed, kept, make_hub, open_socket
+from hub_kit import T1, T2, delivery, drained, event_seqs, feed, make_hub, open_socket, outlet
 
 from sprintboard_notifier.hub import RecentEvents
 
@@ -31,7 +31,7 @@ async def test_a_resume_inside_the_memory_reads_nothing_from_the_store() -> None
     # One replay frame per event, shared by every socket that replays it.
     a, b = open_socket(hub), open_socket(hub)
     assert await hub.resume(a, None, 25, "epoch-1") and await hub.resume(b, None, 25, "epoch-1")
-    assert [f.text for f in kept(a).take()] == [f.text for f in kept(b).take()]
+    assert [f.text for f in outlet(a).take()] == [f.text for f in outlet(b).take()]
 
 
 async def test_a_gap_below_the_memory_reads_the_store_up_to_its_floor_then_the_memory() -> None:
