@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig, StreamInfo
 from nats.js.errors import NotFoundError
@@ -15,6 +16,25 @@ from sprintboard_contracts.subjects import STREAM_NAME, STREAM_SUBJECTS
 
 DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
 DEFAULT_DUPLICATE_WINDOW_SECONDS = 120
+# Subject transforms on a stream source (the v1 stream, docs/events.md) came in NATS 2.10; a 2.9 server
+# accepts them and silently drops them, so the stack refuses an older server instead.
+MINIMUM_SERVER_VERSION = (2, 10, 0)
+
+
+class UnsupportedServer(RuntimeError):
+    """The NATS server is older than the stream setup needs."""
+
+
+def require_server_version(nc: Client, minimum: tuple[int, int, int] = MINIMUM_SERVER_VERSION) -> None:
+    """Raise `UnsupportedServer`, naming both versions, when the connected server is older than `minimum`."""
+    version = nc.connected_server_version
+    found = (version.major, version.minor, version.patch)
+    if found < minimum:
+        needed, have = ".".join(map(str, minimum)), ".".join(map(str, found))
+        raise UnsupportedServer(
+            f"NATS server {have} is too old: Sprintboard needs NATS >= {needed} "
+            "(subject transforms on stream sources)"
+        )
 
 
 @dataclass(frozen=True)

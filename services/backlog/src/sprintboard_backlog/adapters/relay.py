@@ -14,6 +14,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from sprintboard_backlog.adapters.nats_publisher import JetStreamPublisher, OutgoingMessage
+from sprintboard_kit.stream import UnsupportedServer
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,9 @@ class OutboxRelay:
                     raise
                 except Exception as exc:  # database or NATS outage: wait, then try again
                     self._metrics.failures.inc()
-                    log.warning("outbox relay interrupted, retrying in %.1fs: %r", backoff, exc)
+                    # A too old NATS is a deployment error, not an outage: say so loudly (and keep trying).
+                    level = logging.ERROR if isinstance(exc, UnsupportedServer) else logging.WARNING
+                    log.log(level, "outbox relay interrupted, retrying in %.1fs: %r", backoff, exc)
                     self._set_leader(False)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, self._max_backoff)
