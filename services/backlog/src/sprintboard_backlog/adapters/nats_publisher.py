@@ -12,6 +12,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
+from sprintboard_contracts.subjects import STREAM_NAME
 from sprintboard_kit.stream import StreamSettings, ensure_stream, require_server_version
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ class JetStreamPublisher:
                     msg.subject,
                     msg.payload,
                     wait_stall=self._ack_timeout,
+                    # Refused unless stored in BACKLOG_TASKS: never acked by another stream instead.
+                    stream=STREAM_NAME,
                     headers={"Nats-Msg-Id": msg.msg_id},
                 )
                 futures.append(fut)

@@ -14,6 +14,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from sprintboard_backlog.adapters.nats_publisher import JetStreamPublisher, OutgoingMessage
+from sprintboard_backlog.adapters.outbox import publish_subject
 from sprintboard_kit.stream import UnsupportedServer
 
 log = logging.getLogger(__name__)
@@ -190,7 +191,12 @@ class OutboxRelay:
             self._metrics.pending.set(0)
             return 0
         await self._publisher.publish_batch(
-            [OutgoingMessage(str(r["event_id"]), r["subject"], r["payload"].encode()) for r in rows]
+            [
+                OutgoingMessage(
+                    str(r["event_id"]), publish_subject(r["subject"], r["payload"]), r["payload"].encode()
+                )
+                for r in rows
+            ]
         )
         acked_at = datetime.now(UTC)
         await conn.execute(_MARK, [r["id"] for r in rows])
