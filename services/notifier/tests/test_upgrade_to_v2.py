@@ -68,12 +68,15 @@ async def test_a_resume_from_before_the_upgrade_gets_the_v1_and_the_v2_events(
             assert [e["event_id"] for e in got] == [str(e.event_id) for e in old + new]
             assert [e["seq"] for e in got] == list(range(1, 7))
     # Another instance, with nothing in memory: every event comes from the stream, on both subject versions.
-    async with run_notifier(old_nats) as notifier, publisher(old_nats) as pub:
-        async with client(notifier, token(TENANT), auth="frame") as c:
-            await c.control("welcome")
-            await c.send({"type": "subscribe", **sub, "resume_from": {"seq": 0, "epoch": epoch}})
-            got = await c.events(6)
-            assert [e["event_id"] for e in got] == [str(e.event_id) for e in old + new]
-            live = make_event(board)
-            await pub.publish(live)
-            assert [e["event_id"] for e in await c.events(1)] == [str(live.event_id)]
+    async with (
+        run_notifier(old_nats) as notifier,
+        publisher(old_nats) as pub,
+        client(notifier, token(TENANT), auth="frame") as c,
+    ):
+        await c.control("welcome")
+        await c.send({"type": "subscribe", **sub, "resume_from": {"seq": 0, "epoch": epoch}})
+        got = await c.events(6)
+        assert [e["event_id"] for e in got] == [str(e.event_id) for e in old + new]
+        live = make_event(board)
+        await pub.publish(live)
+        assert [e["event_id"] for e in await c.events(1)] == [str(live.event_id)]
