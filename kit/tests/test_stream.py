@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import nats
 import pytest
@@ -28,7 +24,7 @@ from sprintboard_contracts.subjects import (
     subject_for,
     subject_v2_for,
 )
-from sprintboard_devstack.servers import EmbeddedNats
+from sprintboard_devstack.servers import EmbeddedNats, older_nats_binary
 from sprintboard_kit.stream import (
     MINIMUM_SERVER_VERSION,
     StreamSettings,
@@ -133,20 +129,6 @@ async def test_a_stream_made_for_v1_subjects_is_upgraded_and_v1_consumers_read_o
     assert [(await everything.next_msg(timeout=5)).subject for _ in range(2)] == [legacy, v2]
 
 
-def _older_nats_binary() -> Path | None:
-    """The machine's own nats-server when it is older than the minimum (a 2.9 from the OS), else None."""
-    found = os.environ.get("SPRINTBOARD_OLD_NATS_SERVER") or shutil.which(
-        "nats-server", path="/usr/sbin:/usr/bin"
-    )
-    if not found:
-        return None
-    out = subprocess.run([found, "--version"], capture_output=True, text=True, check=False).stdout
-    match = re.search(r"v(\d+)\.(\d+)\.(\d+)", out)
-    if match is None or tuple(map(int, match.groups())) >= MINIMUM_SERVER_VERSION:
-        return None
-    return Path(found)
-
-
 async def test_a_server_new_enough_passes_the_version_check() -> None:
     server = EmbeddedNats().start()
     try:
@@ -160,12 +142,10 @@ async def test_a_server_new_enough_passes_the_version_check() -> None:
 
 
 async def test_an_older_server_is_refused_naming_both_versions() -> None:
-    binary = _older_nats_binary()
+    binary = older_nats_binary(MINIMUM_SERVER_VERSION)
     if binary is None:
         pytest.skip("no nats-server older than 2.10 on this machine")
-    server = EmbeddedNats()
-    server.binary = binary
-    server.start()
+    server = EmbeddedNats(binary=binary).start()
     try:
         nc = await nats.connect(server.url)
         try:
