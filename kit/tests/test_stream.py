@@ -24,9 +24,8 @@ from sprintboard_contracts.subjects import (
     subject_for,
     subject_v2_for,
 )
-from sprintboard_devstack.servers import EmbeddedNats, older_nats_binary
+from sprintboard_devstack.servers import EmbeddedNats
 from sprintboard_kit.stream import (
-    MINIMUM_SERVER_VERSION,
     StreamSettings,
     UnsupportedServer,
     ensure_stream,
@@ -141,20 +140,13 @@ async def test_a_server_new_enough_passes_the_version_check() -> None:
         server.cleanup()
 
 
-async def test_an_older_server_is_refused_naming_both_versions() -> None:
-    binary = older_nats_binary(MINIMUM_SERVER_VERSION)
-    if binary is None:
-        pytest.skip("no nats-server older than 2.10 on this machine")
-    server = EmbeddedNats(binary=binary).start()
+async def test_an_older_server_is_refused_naming_both_versions(too_old_nats_url: str) -> None:
+    nc = await nats.connect(too_old_nats_url)
     try:
-        nc = await nats.connect(server.url)
-        try:
-            version = nc.connected_server_version
-            have = f"{version.major}.{version.minor}.{version.patch}"
-            expected = rf"NATS server {re.escape(have)} is too old.*>= 2\.10\.0"
-            with pytest.raises(UnsupportedServer, match=expected):
-                require_server_version(nc)
-        finally:
-            await nc.close()
+        version = nc.connected_server_version
+        have = f"{version.major}.{version.minor}.{version.patch}"
+        expected = rf"NATS server {re.escape(have)} is too old.*>= 2\.10\.0"
+        with pytest.raises(UnsupportedServer, match=expected):
+            require_server_version(nc)
     finally:
-        server.cleanup()
+        await nc.close()

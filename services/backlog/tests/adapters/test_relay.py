@@ -17,9 +17,9 @@ from sprintboard_backlog.adapters.nats_publisher import JetStreamPublisher, Outg
 from sprintboard_backlog.adapters.relay import OutboxRelay, first_row_per_task
 from sprintboard_contracts.subjects import V1_STREAM_NAME, EventType, subject_for, subject_v2_for
 from sprintboard_devstack.databases import fresh_database
-from sprintboard_devstack.servers import EmbeddedNats, older_nats_binary
+from sprintboard_devstack.servers import EmbeddedNats
 from sprintboard_devstack.stream_reader import read_stream
-from sprintboard_kit.stream import MINIMUM_SERVER_VERSION, UnsupportedServer
+from sprintboard_kit.stream import UnsupportedServer
 
 
 @pytest.fixture
@@ -213,26 +213,16 @@ async def test_two_relays_elect_one_leader_and_fail_over(dsn: str, nats_server: 
 
 
 async def test_a_nats_older_than_the_minimum_is_refused_and_the_rows_wait(
-    dsn: str, caplog: pytest.LogCaptureFixture
+    dsn: str, too_old_nats_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    binary = older_nats_binary(MINIMUM_SERVER_VERSION)
-    if binary is None:
-        pytest.skip("no nats-server older than 2.10 on this machine")
-    server = EmbeddedNats(binary=binary).start()
+    written = await insert_events(dsn, [uuid.uuid4()], versions=1)
+    with pytest.raises(UnsupportedServer, match=r"too old: Sprintboard needs NATS >= 2\.10\.0"):
+        await JetStreamPublisher(too_old_nats_url).publish_batch([])
+    async with running(make_relay(dsn, too_old_nats_url)), asyncio.timeout(10):
+        while not any("too old" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records):
+            await asyncio.sleep(0.05)
+    conn = await asyncpg.connect(dsn)
     try:
-        written = await insert_events(dsn, [uuid.uuid4()], versions=1)
-        with pytest.raises(UnsupportedServer, match=r"too old: Sprintboard needs NATS >= 2\.10\.0"):
-            await JetStreamPublisher(server.url).publish_batch([])
-        async with running(make_relay(dsn, server.url)):
-            async with asyncio.timeout(10):
-                while not any("too old" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records):
-                    await asyncio.sleep(0.05)
-        conn = await asyncpg.connect(dsn)
-        try:
-            assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == len(
-                written
-            )
-        finally:
-            await conn.close()
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == len(written)
     finally:
-        server.cleanup()
+        await conn.close()
