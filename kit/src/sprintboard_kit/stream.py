@@ -91,17 +91,14 @@ def v1_source() -> StreamSource:
     )
 
 
-def v1_config(main: StreamInfo) -> StreamConfig:
+def v1_config(info: StreamInfo) -> StreamConfig:
     """The v1 stream: BACKLOG_TASKS's messages on v1 subjects, kept as long as BACKLOG_TASKS keeps them."""
-    return _v1_config(main.config, stream_epoch(main))
-
-
-def _v1_config(main: StreamConfig, epoch: str) -> StreamConfig:
+    main = info.config
     return StreamConfig(
         name=V1_STREAM_NAME,
         # Which BACKLOG_TASKS it sources: a source tracks the sequences it has taken, so after BACKLOG_TASKS
         # is made again it would skip as many of the new stream's messages as the old one had.
-        metadata={SOURCE_EPOCH_KEY: epoch},
+        metadata={SOURCE_EPOCH_KEY: stream_epoch(info)},
         subjects=list(V1_STREAM_SUBJECTS),
         sources=[v1_source()],
         retention=RetentionPolicy.LIMITS,
