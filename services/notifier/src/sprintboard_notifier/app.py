@@ -11,7 +11,6 @@ from typing import TypedDict
 import uvicorn
 from fastapi import FastAPI
 
-from sprintboard_contracts.subjects import filter_for_project
 from sprintboard_contracts.wire import AnyWireEvent
 from sprintboard_kit.logs import install_redaction
 from sprintboard_kit.operations import NotReady, operations_router
@@ -84,11 +83,10 @@ class StreamBridge:
     async def replay(
         self, project_ids: frozenset[str] | None, from_seq: int, to_seq: int
     ) -> AsyncGenerator[Delivery, None]:
-        # Subjects carry the project only; tenant, sprint and story filters are applied by the hub.
-        subject = (
-            filter_for_project(next(iter(project_ids))) if project_ids and len(project_ids) == 1 else None
-        )
-        async with contextlib.aclosing(self.history.replay(subject, from_seq, to_seq)) as stored:
+        # Unfiltered: the hub applies the tenant and every subscription. No one NATS filter matches a
+        # project on both the v2 subjects and the v1 ones stored before an upgrade (docs/events.md).
+        del project_ids
+        async with contextlib.aclosing(self.history.replay(None, from_seq, to_seq)) as stored:
             async for m in stored:
                 yield to_delivery(m.seq, m.data, m.event)
 
