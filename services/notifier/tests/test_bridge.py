@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from hub_kit import event_seqs
+from hub_kit import event_seqs, open_socket
 from notifier_kit import SECRET, Board, make_event
 
 from sprintboard_contracts import events as contract
@@ -24,10 +24,10 @@ async def test_events_of_a_tenant_with_no_socket_here_are_still_kept_for_its_res
     hub = bridge.hub
     hub.start("epoch-1", 0)
     mine, other = Board(f"org-{uuid.uuid4()}"), Board(f"org-{uuid.uuid4()}")
-    hub.open(other.tenant_id, pending=False)  # this instance follows another tenant only
+    open_socket(hub, other.tenant_id)  # this instance follows another tenant only
     for seq in range(1, 11):
         data = contract.event_to_json(make_event(mine if seq % 2 else other))
         bridge._on_event(seq, "backlog.tasks.v1.x.ownership_taken", data, decode_event(data))
-    s = hub.open(mine.tenant_id, pending=False)
+    s = open_socket(hub, mine.tenant_id)
     assert await hub.resume(s, None, 0, "epoch-1")
     assert event_seqs(s) == [1, 3, 5, 7, 9]

@@ -16,6 +16,8 @@ from websockets.asyncio.client import connect
 
 from sprintboard_devstack.servers import free_port
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def notifier_process(nats_url: str, tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[bytes]]]:

@@ -256,7 +256,7 @@ async def test_the_development_stack_runs_beside_a_local_postgresql_and_nats(
                 await board.close()
     async with httpx.AsyncClient(timeout=10) as http:
         metrics = (await http.get(f"{notifier}/metrics")).text
-    # Only the production socket path (lean.LeanWebSocketProtocol) counts its kernel writes.
+    # Only the production socket path (ws_server.TaskSocketProtocol) counts its kernel writes.
     writes = [line for line in metrics.splitlines() if line.startswith("notifier_socket_writes_total ")]
     assert writes and float(writes[0].split()[1]) > 0, writes
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import deque
 
-from sprintboard_notifier.hub.frames import Delivery, Frame
+from sprintboard_notifier.hub.delivery import Delivery
+from sprintboard_notifier.prepared import Frame
 
 
 class Kept:
