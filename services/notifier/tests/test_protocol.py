@@ -31,7 +31,8 @@ def parse(payload: object) -> protocol.ClientFrame:
 def test_each_kind_of_client_frame() -> None:
     assert parse({"type": "auth", "token": "t"}) == Auth("t")
     assert parse({"type": "ping"}) == Ping()
-    assert parse({"type": "options", "batch": True}) == Options(True)
+    assert parse({"type": "options", "batch": True}) == Options(True, None)
+    assert parse({"type": "options", "presence": False}) == Options(None, False)
     assert parse({"type": "unsubscribe", "story_id": ID}) == Unsubscribe(("story", ID))
     assert parse({"type": "subscribe", "project_id": ID}) == Subscribe(("project", ID), None, None)
     assert parse(
@@ -79,6 +80,7 @@ def test_ids_are_matched_as_canonical_lowercase_uuids_and_text_or_bytes_both_par
         ('{"type":"unsubscribe"}', "invalid_frame"),
         ('{"type":"options"}', "invalid_frame"),
         ('{"type":"options","batch":1}', "invalid_frame"),
+        ('{"type":"options","presence":"no"}', "invalid_frame"),
     ],
 )
 def test_bad_frames_raise_with_their_error_code(message: str, code: str) -> None:
@@ -112,6 +114,6 @@ def test_server_frames() -> None:
     }
     assert text(protocol.subscribed(None, False)) == {"type": "subscribed", "batch": False}
     assert text(protocol.unsubscribed(("story", ID))) == {"type": "unsubscribed", "story_id": ID}
-    assert text(protocol.options(False)) == {"type": "options", "batch": False}
+    assert text(protocol.options(False, True)) == {"type": "options", "batch": False, "presence": True}
     assert text(protocol.token_refreshed(12)) == {"type": "token_refreshed", "exp": 12}
     assert text(protocol.PONG) == {"type": "pong"}
