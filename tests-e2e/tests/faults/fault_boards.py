@@ -104,7 +104,16 @@ class Follower:
                 self.resyncs.append(frame)
             elif kind == "error":
                 self.errors.append(frame)
-            elif kind in ("welcome", "heartbeat", "pong", "options", "unsubscribed", "token_refreshed"):
+            elif kind in (
+                "welcome",
+                "heartbeat",
+                "pong",
+                "options",
+                "unsubscribed",
+                "token_refreshed",
+                "presence",
+                "presence_diff",
+            ):
                 pass
             else:
                 self._event(frame)
