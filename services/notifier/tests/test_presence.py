@@ -15,7 +15,17 @@ from typing import Any
 
 import httpx
 import pytest
-from notifier_kit import Client, Notifier, client, run_notifier, start_notifier_process, token
+from notifier_kit import (
+    Board,
+    Client,
+    Notifier,
+    client,
+    make_event,
+    publisher,
+    run_notifier,
+    start_notifier_process,
+    token,
+)
 from presence_kit import Viewers
 from websockets.asyncio.client import connect
 
@@ -200,3 +210,21 @@ async def test_a_killed_instances_users_leave_on_the_other_instance(
             for ws in sockets:
                 with contextlib.suppress(Exception):
                     await ws.close()
+
+
+async def test_a_resuming_board_gets_presence_between_subscribed_and_its_replay(
+    nats_url: str, tenant: str, bucket: str
+) -> None:
+    board = Board(tenant)
+    async with two(nats_url, bucket) as (a, _), publisher(nats_url) as pub:
+        async with client(a, token(tenant, "ann"), auth="frame") as c:
+            welcome = await c.control("welcome")
+            for _ in range(5):
+                await pub.publish(make_event(board))
+            # As the board reconnects: auth by frame, then a resume of its sprint from before those events.
+            resume = {"seq": welcome["seq"], "epoch": welcome["epoch"]}
+            await c.send({"type": "subscribe", "sprint_id": str(board.sprint_id), "resume_from": resume})
+            frames = [await c.frame() for _ in range(7)]
+        kinds = [f["type"] for f in frames]
+        assert kinds == ["subscribed", "presence", *["ownership_taken"] * 5]
+        assert frames[1]["users"] == [{"user_id": uid("ann"), "name": "Ann"}]
