@@ -16,16 +16,15 @@ from typing import Any
 
 import httpx
 import nats
-import orjson
 import uvicorn
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.asyncio.client import connect
 
 from sprintboard_contracts import events as contract
 from sprintboard_contracts.subjects import STREAM_NAME, EventType, subject_v2_for
 from sprintboard_devstack.servers import free_port
+from sprintboard_e2e.sockets import BoardSocket
 from sprintboard_kit.tokens import mint_dev_token
 from sprintboard_notifier.app import create_app, server_config
 from sprintboard_notifier.client import Clients
@@ -160,59 +159,8 @@ async def publisher(nats_url: str) -> AsyncIterator[Publisher]:
         await nc.close()
 
 
-class Client:
-    """A WebSocket client that sorts what it reads into events and control frames."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.controls: list[dict[str, Any]] = []
-
-    async def frame(self, timeout: float = 5.0) -> dict[str, Any]:
-        data: dict[str, Any] = orjson.loads(await asyncio.wait_for(self.ws.recv(), timeout))
-        return data
-
-    async def control(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
-        """The next control frame of `kind` (events and other frames in between are kept aside)."""
-        while True:
-            data = await self.frame(timeout)
-            if data.get("type") == kind:
-                return data
-            self.controls.append(data)
-
-    async def events(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
-        """Exactly the next `count` events (batches unpacked); control frames are set aside."""
-        out: list[dict[str, Any]] = []
-        async with asyncio.timeout(timeout):
-            while len(out) < count:
-                data = await self.frame(timeout)
-                if data.get("type") == "batch":
-                    out.extend(data["events"])
-                elif "event_id" in data:
-                    out.append(data)
-                else:
-                    self.controls.append(data)
-        return out
-
-    async def quiet(self, seconds: float = 0.3) -> list[dict[str, Any]]:
-        """Events that arrive within `seconds` (expected: none)."""
-        out: list[dict[str, Any]] = []
-        with contextlib.suppress(TimeoutError):
-            while True:
-                data = await self.frame(seconds)
-                if "event_id" in data or data.get("type") == "batch":
-                    out.append(data)
-        return out
-
-    async def send(self, payload: dict[str, Any]) -> None:
-        await self.ws.send(orjson.dumps(payload).decode())
-
-    async def close_code(self, timeout: float = 10.0) -> int | None:
-        """Read until the server closes; its close code."""
-        with contextlib.suppress(ConnectionClosed):
-            async with asyncio.timeout(timeout):
-                while True:
-                    await self.ws.recv()
-        return self.ws.close_code
+# The notifier tests read their sockets in turn: the one board-socket client of the tests.
+Client = BoardSocket
 
 
 @contextlib.asynccontextmanager
@@ -223,7 +171,7 @@ async def client(
     as the board does (a client that means to resume)."""
     url = notifier.ws_url + (f"?token={tok}" if tok and auth == "url" else "")
     async with connect(url, **kwargs) as ws:
-        c = Client(ws)
+        c = BoardSocket.reading(ws)
         if tok and auth == "frame":
             await c.send({"type": "auth", "token": tok})
         yield c

@@ -195,7 +195,7 @@ async def test_a_killed_instances_users_leave_on_the_other_instance(
             for sub in ("ann", "cat"):
                 ws = await connect(f"ws://127.0.0.1:{port}/api/v1/ws/tasks")
                 sockets.append(ws)
-                c = Client(ws)
+                c = Client.reading(ws)
                 await c.send({"type": "auth", "token": token(tenant, sub)})
                 await c.control("welcome")
                 await Viewers(c).subscribe(sprint)

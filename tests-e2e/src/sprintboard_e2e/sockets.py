@@ -1,4 +1,12 @@
-"""A notifier WebSocket client as a board holds one: authenticates, then records every frame it receives."""
+"""The notifier WebSocket client of every test, as a board holds one. Two ways to read it:
+
+- recording (`BoardSocket.open(url, token)`): a background reader keeps every frame, batches unpacked, while
+  the test does other things; `wait_for_events`, `wait_for_frame`, `received` read the record;
+- in turn (`BoardSocket.reading(connection)`): nothing is read until the test asks, frame by frame —
+  `frame`, `control`, `events`, `quiet`, `close_code` — for protocol tests that check what comes next.
+
+The reconnecting client built on the same protocol is `sprintboard_e2e.following.Follower`.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +16,25 @@ import json
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+
+def unpacked(frame: dict[str, Any]) -> list[dict[str, Any]]:
+    """An opted-in batch carries several events; a board applies them one by one."""
+    events: list[dict[str, Any]] = frame["events"] if frame.get("type") == "batch" else [frame]
+    return events
 
 
 class BoardSocket:
     """`await BoardSocket.open(url, token)`; then `wait_for_events(n, project_id=...)` and `close()`."""
 
-    def __init__(self, connection: ClientConnection) -> None:
+    def __init__(self, connection: ClientConnection, record: bool = True) -> None:
         self.connection = connection
-        self.frames: list[dict[str, Any]] = []
+        self.frames: list[dict[str, Any]] = []  # recording: every frame so far, batches unpacked
+        self.controls: list[dict[str, Any]] = []  # in turn: frames `control` and `events` set aside
         self.welcome: dict[str, Any] = {}
         self._arrived = asyncio.Event()
-        self._reader = asyncio.create_task(self._read())
+        self._reader = asyncio.create_task(self._read()) if record else None
 
     @classmethod
     async def open(cls, url: str, token: str, subscribe: dict[str, Any] | None = None) -> BoardSocket:
@@ -32,19 +48,28 @@ class BoardSocket:
             await socket.wait_for_frame("subscribed")
         return socket
 
+    @classmethod
+    def reading(cls, connection: ClientConnection) -> BoardSocket:
+        """A socket read in turn by the test (no background reader)."""
+        return cls(connection, record=False)
+
+    @property
+    def ws(self) -> ClientConnection:
+        return self.connection
+
     async def send(self, frame: dict[str, Any]) -> None:
         await self.connection.send(json.dumps(frame))
+
+    # Recording.
 
     async def _read(self) -> None:
         with contextlib.suppress(Exception):
             async for raw in self.connection:
-                frame = json.loads(raw)
-                # An opted-in batch carries several events; a board applies them one by one.
-                self.frames.extend(frame["events"] if frame.get("type") == "batch" else [frame])
+                self.frames.extend(unpacked(json.loads(raw)))
                 self._arrived.set()
         self._arrived.set()
 
-    def events(self, project_id: str | None = None) -> list[dict[str, Any]]:
+    def received(self, project_id: str | None = None) -> list[dict[str, Any]]:
         """The task events received so far (frames with an `event_id`), optionally of one project."""
         return [
             f
@@ -53,9 +78,12 @@ class BoardSocket:
         ]
 
     async def _until(self, done: Any, timeout: float, what: str) -> Any:
+        reader = self._reader
+        assert reader is not None, "a socket read in turn keeps no record"
+
         async def wait() -> Any:
             while (result := done()) is None:
-                if self._reader.done():
+                if reader.done():
                     raise AssertionError(f"socket closed before {what}: {self.connection.close_code}")
                 self._arrived.clear()
                 await self._arrived.wait()
@@ -77,7 +105,7 @@ class BoardSocket:
     ) -> list[dict[str, Any]]:
         """At least `count` events (of `project_id`); returns all of them so far."""
         events: list[dict[str, Any]] = await self._until(
-            lambda: found if len(found := self.events(project_id)) >= count else None,
+            lambda: found if len(found := self.received(project_id)) >= count else None,
             timeout,
             f"{count} events",
         )
@@ -85,5 +113,53 @@ class BoardSocket:
 
     async def close(self) -> None:
         await self.connection.close()
-        with contextlib.suppress(Exception):
-            await self._reader
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                await self._reader
+
+    # In turn.
+
+    async def frame(self, timeout: float = 5.0) -> dict[str, Any]:
+        assert self._reader is None, "a recording socket is read by its background reader"
+        data: dict[str, Any] = json.loads(await asyncio.wait_for(self.connection.recv(), timeout))
+        return data
+
+    async def control(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The next control frame of `kind` (events and other frames in between are kept aside)."""
+        while True:
+            data = await self.frame(timeout)
+            if data.get("type") == kind:
+                return data
+            self.controls.append(data)
+
+    async def events(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Exactly the next `count` events (batches unpacked); control frames are set aside."""
+        out: list[dict[str, Any]] = []
+        async with asyncio.timeout(timeout):
+            while len(out) < count:
+                data = await self.frame(timeout)
+                if data.get("type") == "batch":
+                    out.extend(data["events"])
+                elif "event_id" in data:
+                    out.append(data)
+                else:
+                    self.controls.append(data)
+        return out
+
+    async def quiet(self, seconds: float = 0.3) -> list[dict[str, Any]]:
+        """Event frames that arrive within `seconds` (expected: none)."""
+        out: list[dict[str, Any]] = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                data = await self.frame(seconds)
+                if "event_id" in data or data.get("type") == "batch":
+                    out.append(data)
+        return out
+
+    async def close_code(self, timeout: float = 10.0) -> int | None:
+        """Read until the server closes; its close code."""
+        with contextlib.suppress(ConnectionClosed):
+            async with asyncio.timeout(timeout):
+                while True:
+                    await self.connection.recv()
+        return self.connection.close_code

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from fault_boards import Follower, check_followers, following
+from fault_boards import check_followers
 from fault_checks import record
 from fault_clients import Driver, User, new_sprint
 from fault_stack import read_stream, servers, stream_position, wait_drained
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from sprintboard_e2e.following import Follower, following
 from sprintboard_kit.tokens import mint_dev_token
 from sprintboard_notifier.closecodes import POLICY_VIOLATION, TOO_BIG, UNAUTHORIZED
 
