@@ -12,7 +12,7 @@ from typing import Protocol
 
 from sprintboard_notifier.hub.batching import BatchFlusher
 from sprintboard_notifier.hub.frames import Delivery, Frame, SubscriptionKey
-from sprintboard_notifier.hub.recent import Kept, RecentEvents
+from sprintboard_notifier.hub.recent import RecentEvents, replay_frame
 from sprintboard_notifier.hub.session import FULL, WRITTEN, Session
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.source import HistoryGap
@@ -171,7 +171,7 @@ class Hub:
         if d.seq <= self.cursor:
             return  # a redelivery after the consumer reset: already fanned out
         self.cursor = d.seq
-        kept = self.recent.append(d)
+        self.recent.append(d)
         index = self._tenants.get(d.tenant_id)
         if index is None:
             return
@@ -183,7 +183,7 @@ class Hub:
         if keyed is None and not index.everyone:
             return
         frame = Frame.event(d, self.epoch, live=True)
-        kept.text = frame.text
+        d.kept = frame.text  # a resume from the memory replays the same text
         now = time.monotonic()
         written = 0
         full: list[Session] = []
@@ -257,23 +257,23 @@ class Hub:
                     # The stream's subjects do not carry the tenant: this check is what keeps tenants apart.
                     if d.tenant_id != s.tenant_id:
                         continue
-                    if not await self._replay_one(s, keys, d, None):
+                    if not await self._replay_one(s, keys, d, kept=False):
                         return
         # The memory is indexed by tenant: `since` only ever returns this socket's tenant's events.
-        for k in recent:
-            if not await self._replay_one(s, keys, k.delivery, k):
+        for d in recent:
+            if not await self._replay_one(s, keys, d, kept=True):
                 return
         s.remember(after_seq, upto, keys)
 
     async def _replay_one(
-        self, s: Session, keys: frozenset[SubscriptionKey] | None, d: Delivery, kept: Kept | None
+        self, s: Session, keys: frozenset[SubscriptionKey] | None, d: Delivery, *, kept: bool
     ) -> bool:
         """Send one replayed event unless filtered out or already sent; False when the socket is gone."""
         if s.closed:
             return False
         if not d.matches(keys) or s.already_sent(d):
             return True
-        frame = kept.frame(self.epoch) if kept is not None else Frame.event(d, self.epoch, live=False)
+        frame = replay_frame(d, self.epoch) if kept else Frame.event(d, self.epoch, live=False)
         r = await s.put(frame, self._stall)
         if r == FULL:
             self._overflow(s)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from struct import pack
 from typing import Any, Literal
@@ -26,6 +26,8 @@ class Delivery:
     story_id: str | None
     stamp: str  # the event's RFC 3339 `timestamp`, parsed only when a live frame needs it
     body: bytes | dict[str, Any]
+    # While the hub's memory holds it: the live frame's text, then its replay frame (`recent.replay_frame`).
+    kept: str | Frame | None = field(default=None, compare=False, repr=False)
 
     @property
     def timestamp(self) -> float:
