@@ -128,7 +128,7 @@ def test_the_ids_check_matches_the_uuid_pattern_character_by_character() -> None
     # `_ids_hold` stands for UUID_PATTERN over ids joined: every character in every place of one id,
     # alone and between valid ones, gets the pattern's verdict.
     valid = "01234567-89ab-cdef-ABCD-456789abcdef"
-    others = "0123456789abcdefABCDEFgGzZ-_ .:/\n\t\x00é٣ａ０€😀"
+    others = "0123456789abcdefABCDEFgGzZ-_ .:/\n\t\x00é٣\uff41\uff10€😀"  # fullwidth a and 0
     pattern = re.compile(UUID_PATTERN.removesuffix("$") + r"\Z")
     for at in range(36):
         for c in others:

@@ -135,6 +135,8 @@ def _strict_twin(struct: type[WireEvent]) -> type[msgspec.Struct]:
 _STRICT_DECODER: Final = msgspec.json.Decoder(
     functools.reduce(operator.or_, (_strict_twin(s) for s in WIRE_EVENTS))
 )
+
+
 def _id_fields(struct: type[WireEvent], kind: object) -> tuple[str, ...]:
     hints = get_type_hints(struct, include_extras=True)
     return tuple(n for n in struct.__struct_fields__ if hints[n] == kind)
@@ -144,12 +146,14 @@ def _id_fields(struct: type[WireEvent], kind: object) -> tuple[str, ...]:
 _IDS: Final[dict[type[WireEvent], Callable[[WireEvent], tuple[str, ...]]]] = {
     s: operator.attrgetter(*_id_fields(s, Uuid)) for s in WIRE_EVENTS
 }
-_NULLABLE_IDS: Final[dict[type[WireEvent], tuple[str, ...]]] = {s: _id_fields(s, Uuid | None) for s in WIRE_EVENTS}
+_NULLABLE_IDS: Final[dict[type[WireEvent], tuple[str, ...]]] = {
+    s: _id_fields(s, Uuid | None) for s in WIRE_EVENTS
+}
 # The timestamp pattern without capturing groups (nothing is read from them): the same verdicts, sooner.
 _TIMESTAMP_RE: Final = re.compile(re.sub(r"\((?!\?)", "(?:", _whole(TIMESTAMP_PATTERN)))
 _UUID_BODY: Final = UUID_PATTERN.removeprefix("^").removesuffix("$")
 _UUID_GROUPS: Final = [int(k) for k in re.findall(r"\{(\d+)\}", _UUID_BODY)]
-if _UUID_BODY != "-".join(f"[0-9a-fA-F]{{{k}}}" for k in _UUID_GROUPS):
+if "-".join(f"[0-9a-fA-F]{{{k}}}" for k in _UUID_GROUPS) != _UUID_BODY:
     raise RuntimeError("UUID_PATTERN is no longer hex groups between hyphens: `_SHAPES` must follow it")
 # Hex digits as `x`, `-` as itself, every other byte `?`: the ids joined, encoded as UTF-8 and mapped so,
 # equal n copies of the UUID's shape exactly when they match n UUIDs in a row (a character outside

@@ -35,17 +35,10 @@ class NotifierState(TypedDict):
 
 def to_delivery(seq: int, data: bytes, event: AnyWireEvent) -> Delivery:
     """The hub routes by these fields and forwards the body as published (unknown fields kept): the
-    checked bytes themselves, never decoded a second time. Ids are matched in lowercase, as
-    subscriptions are (the contract's UUID pattern also takes uppercase hex)."""
-    sprint = event.sprint_id
+    checked bytes themselves, never decoded a second time. The ids as sent: `Delivery.routes` matches
+    them in lowercase, as subscriptions are (the contract's UUID pattern also takes uppercase hex)."""
     return Delivery(
-        seq,
-        event.tenant_id,
-        event.project_id.lower(),
-        sprint.lower() if sprint is not None else None,
-        event.story_id.lower(),
-        event.timestamp,
-        data,
+        seq, event.tenant_id, event.project_id, event.sprint_id, event.story_id, event.timestamp, data
     )
 
 

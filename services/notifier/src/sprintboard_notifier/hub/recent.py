@@ -32,11 +32,14 @@ class _TenantLog:
         self.items: list[Delivery] = []
         self.head = 0
 
-    def pop_front(self) -> None:
-        self.head += 1
-        if self.head >= 1024 and self.head * 2 >= len(self.items):
-            del self.items[: self.head]
-            self.head = 0
+    def pop_front(self) -> bool:
+        """Drop the oldest event; True when none is left."""
+        head = self.head = self.head + 1
+        items = self.items
+        if head >= 1024 and head * 2 >= len(items):
+            del items[:head]
+            head = self.head = 0
+        return head == len(items)
 
     def __len__(self) -> int:
         return len(self.items) - self.head
@@ -73,9 +76,7 @@ class RecentEvents:
                 return
             old = ring.popleft()
             self.floor = old.seq
-            oldest = self._tenants[old.tenant_id]
-            oldest.pop_front()
-            if not oldest:
+            if self._tenants[old.tenant_id].pop_front():
                 del self._tenants[old.tenant_id]
         ring.append(d)
         log = self._tenants.get(d.tenant_id)
