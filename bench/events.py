@@ -24,7 +24,7 @@ class EventFactory:
     _version: int = 0
 
     def subject(self) -> str:
-        return subject_of(self.project_id, "taken")
+        return subject_of(self.tenant_id, self.project_id, self.sprint_id, "taken")
 
     def build(self) -> tuple[str, bytes]:
         """(event_id, JSON body) of a fresh `ownership_taken` event of a new task."""
@@ -41,15 +41,16 @@ class EventFactory:
         )
 
 
-def subject_of(project_id: uuid.UUID, kind: str) -> str:
-    from sprintboard_contracts.subjects import EventType, subject_for
+def subject_of(tenant_id: str, project_id: uuid.UUID, sprint_id: uuid.UUID | None, kind: str) -> str:
+    """The v2 subject the relay publishes such an event on."""
+    from sprintboard_contracts.subjects import EventType, subject_v2_for
 
     types = {
         "taken": EventType.OWNERSHIP_TAKEN,
         "released": EventType.OWNERSHIP_RELEASED,
         "status": EventType.STATUS_CHANGED,
     }
-    return str(subject_for(project_id, types[kind]))
+    return subject_v2_for(tenant_id, project_id, sprint_id, types[kind])
 
 
 def task_event(

@@ -97,9 +97,8 @@ async def _outbox(
         old_status=old,
         new_status=new,
     )
-    await conn.execute(
-        OUTBOX, uuid.UUID(event_id), task_id, subject_of(row["project_id"], kind), body.decode()
-    )
+    subject = subject_of(tenant, row["project_id"], row["sprint_id"], kind)
+    await conn.execute(OUTBOX, uuid.UUID(event_id), task_id, subject, body.decode())
 
 
 STEPS = (("take", None), ("start", "inprogress"), ("pause", "owned"), ("release", "available"))

@@ -15,7 +15,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from bench.servers.control import answer_commands
 from sprintboard_contracts.events import parse_event
-from sprintboard_contracts.subjects import STREAM_NAME, STREAM_SUBJECTS
+from sprintboard_contracts.subjects import ALL_TASK_EVENTS, STREAM_NAME
 from sprintboard_contracts.wire import decode_event
 
 # What each message costs on top of receiving it: nothing but JSON, the fast contract check, or pydantic's.
@@ -46,7 +46,7 @@ async def consume(url: str, from_seq: int, count: int, check: str, timeout: floa
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=from_seq, mem_storage=True
         )
         sub = await nc.jetstream().subscribe(
-            STREAM_SUBJECTS[0], stream=STREAM_NAME, cb=on_msg, ordered_consumer=True, config=config
+            ALL_TASK_EVENTS, stream=STREAM_NAME, cb=on_msg, ordered_consumer=True, config=config
         )
         try:
             await asyncio.wait_for(done.wait(), timeout)

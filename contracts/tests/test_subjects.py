@@ -11,6 +11,7 @@ import pytest
 from nats.aio.msg import Msg
 
 from sprintboard_contracts.subjects import (
+    ALL_TASK_EVENTS,
     ALL_V1,
     ALL_V2,
     STREAM_NAME,
@@ -18,6 +19,9 @@ from sprintboard_contracts.subjects import (
     SUBJECT_PREFIX,
     SUBJECT_VERSION,
     V1_FROM_V2_TRANSFORM,
+    V1_SOURCE_TRANSFORMS,
+    V1_STREAM_NAME,
+    V1_STREAM_SUBJECTS,
     EventType,
     Subject,
     SubjectV2,
@@ -56,8 +60,10 @@ def test_constants() -> None:
     assert STREAM_NAME == "BACKLOG_TASKS"
     assert SUBJECT_PREFIX == "backlog.tasks"
     assert SUBJECT_VERSION == "v1"
-    assert STREAM_SUBJECTS == ["backlog.tasks.>"]
+    assert STREAM_SUBJECTS == ["backlog.tasks.v2.>"]
+    assert ALL_TASK_EVENTS == "backlog.tasks.>"
     assert ALL_V1 == "backlog.tasks.v1.>"
+    assert V1_STREAM_NAME == "BACKLOG_TASKS_V1" and V1_STREAM_SUBJECTS == [ALL_V1]
     assert [kind.value for kind in EventType] == [
         "ownership_taken",
         "ownership_released",
@@ -154,10 +160,13 @@ def test_stream_and_version_filters_cover_every_subject() -> None:
     for project in (PROJECT, OTHER):
         for kind in EventType:
             subject = subject_for(project, kind)
-            assert matches(ALL_V1, subject)
-            assert all(matches(pattern, subject) for pattern in STREAM_SUBJECTS)
-    v2 = f"backlog.tasks.v2.{PROJECT}.task_created"
-    assert not matches(ALL_V1, v2) and matches(STREAM_SUBJECTS[0], v2)
+            assert matches(ALL_V1, subject) and matches(V1_STREAM_SUBJECTS[0], subject)
+            assert matches(ALL_TASK_EVENTS, subject)
+            # BACKLOG_TASKS stores v2 subjects only; v1 subjects are the v1 stream's.
+            assert not any(matches(pattern, subject) for pattern in STREAM_SUBJECTS)
+            v2 = subject_v2_for("acme", project, None, kind)
+            assert all(matches(pattern, v2) for pattern in STREAM_SUBJECTS) and matches(ALL_TASK_EVENTS, v2)
+            assert not matches(ALL_V1, v2)
 
 
 def test_v2_constants() -> None:
@@ -276,6 +285,19 @@ def test_the_v1_transform_gives_each_v2_subject_its_v1_subject() -> None:
         v1 = transform(*V1_FROM_V2_TRANSFORM, subject)
         assert v1 == parse_subject_v2(subject).v1()
         assert parse_subject(v1).version == "v1"
+
+
+def test_the_v1_stream_keeps_v1_subjects_stored_before_the_upgrade_and_maps_each_v2_one() -> None:
+    assert V1_SOURCE_TRANSFORMS[0] == V1_FROM_V2_TRANSFORM
+    assert V1_SOURCE_TRANSFORMS[1] == (ALL_V1, ALL_V1)
+    legacy = subject_for(PROJECT, EventType.STATUS_CHANGED)
+    v2 = subject_v2_for("a.b", PROJECT, SPRINT, EventType.STATUS_CHANGED)
+    # Each message BACKLOG_TASKS can hold matches exactly one of the v1 stream's sources, and lands on v1.
+    for subject, v1 in ((legacy, legacy), (v2, legacy)):
+        assert matches(ALL_TASK_EVENTS, subject)
+        sources = [pair for pair in V1_SOURCE_TRANSFORMS if matches(pair[0], subject)]
+        assert len(sources) == 1
+        assert matches(V1_STREAM_SUBJECTS[0], v1)
 
 
 def test_tenant_filter_matches_its_tenant_only() -> None:

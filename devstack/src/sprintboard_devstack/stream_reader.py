@@ -21,21 +21,26 @@ class StoredEvent:
 
 
 async def read_stream(
-    nats_url: str | list[str], subject_filter: str | None = None, *, from_leader: bool = False
+    nats_url: str | list[str],
+    subject_filter: str | None = None,
+    *,
+    from_leader: bool = False,
+    stream: str = STREAM_NAME,
 ) -> list[StoredEvent]:
-    """All stored messages in stream order (optionally only one subject filter). `from_leader` asks the
-    stream leader for each message, not a replica that may lag behind (on a cluster, after a failover)."""
+    """All stored messages of `stream` in stream order (optionally only one subject filter). `from_leader`
+    asks the stream leader for each message, not a replica that may lag behind (on a cluster, after a
+    failover). The v1 stream has no direct get: it is always read from its leader."""
     nc = await nats.connect(nats_url, connect_timeout=2, max_reconnect_attempts=5)
     try:
         js = nc.jetstream(timeout=5)
         try:
-            info = await js.stream_info(STREAM_NAME)
+            info = await js.stream_info(stream)
         except NotFoundError:
             return []
         out: list[StoredEvent] = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        for seq in range(max(1, info.state.first_seq), info.state.last_seq + 1):
             try:
-                msg = await js.get_msg(STREAM_NAME, seq, direct=not from_leader)
+                msg = await js.get_msg(stream, seq, direct=not from_leader and stream == STREAM_NAME)
             except NotFoundError:
                 continue
             subject = msg.subject or ""

@@ -1,20 +1,63 @@
 """Stream setup, the same in both services: the tunable settings and an idempotent `ensure_stream`.
 
-The stream's name and subjects are the contract (`sprintboard_contracts.subjects`); what a deployment
-tunes (retention, de-duplication window, replicas, a message cap) is set here, from `StreamFields`."""
+The streams' names, subjects and sources are the contract (`sprintboard_contracts.subjects`); what a
+deployment tunes (retention, de-duplication window, replicas, a message cap) is set here, from
+`StreamFields`. `BACKLOG_TASKS` stores each event once, on its v2 subject; `BACKLOG_TASKS_V1` sources it
+with a subject transform back to v1 subjects, for the consumers written for v1 (docs/events.md)."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig, StreamInfo
+from nats.js.api import (
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+    StreamInfo,
+    StreamSource,
+    SubjectTransform,
+)
 from nats.js.errors import NotFoundError
 
-from sprintboard_contracts.subjects import STREAM_NAME, STREAM_SUBJECTS
+from sprintboard_contracts.subjects import (
+    STREAM_NAME,
+    STREAM_SUBJECTS,
+    V1_SOURCE_TRANSFORMS,
+    V1_STREAM_NAME,
+    V1_STREAM_SUBJECTS,
+)
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
 DEFAULT_DUPLICATE_WINDOW_SECONDS = 120
+# Subject transforms on a stream source (the v1 stream, docs/events.md) came in NATS 2.10; a 2.9 server
+# accepts them and silently drops them, so the stack refuses an older server instead.
+MINIMUM_SERVER_VERSION = (2, 10, 0)
+# In the v1 stream's metadata: the epoch of the BACKLOG_TASKS it sources.
+SOURCE_EPOCH_KEY = "sprintboard_source_epoch"
+
+
+class UnsupportedServer(RuntimeError):
+    """The NATS server is older than the stream setup needs."""
+
+
+def require_server_version(nc: Client, minimum: tuple[int, int, int] = MINIMUM_SERVER_VERSION) -> None:
+    """Raise `UnsupportedServer`, naming both versions, when the connected server is older than `minimum`."""
+    version = nc.connected_server_version
+    found = (version.major, version.minor, version.patch)
+    if found < minimum:
+        needed, have = ".".join(map(str, minimum)), ".".join(map(str, found))
+        raise UnsupportedServer(
+            f"NATS server {have} is too old: Sprintboard needs NATS >= {needed} "
+            "(subject transforms on stream sources)"
+        )
 
 
 @dataclass(frozen=True)
@@ -40,18 +83,87 @@ class StreamSettings:
         )
 
 
+def v1_source() -> StreamSource:
+    """How the v1 stream takes BACKLOG_TASKS's messages: all of them, each subject turned into v1."""
+    return StreamSource(
+        name=STREAM_NAME,
+        subject_transforms=[SubjectTransform(src=src, dest=dest) for src, dest in V1_SOURCE_TRANSFORMS],
+    )
+
+
+def v1_config(info: StreamInfo) -> StreamConfig:
+    """The v1 stream: BACKLOG_TASKS's messages on v1 subjects, kept as long as BACKLOG_TASKS keeps them."""
+    main = info.config
+    return StreamConfig(
+        name=V1_STREAM_NAME,
+        # Which BACKLOG_TASKS it sources: a source tracks the sequences it has taken, so after BACKLOG_TASKS
+        # is made again it would skip as many of the new stream's messages as the old one had.
+        metadata={SOURCE_EPOCH_KEY: stream_epoch(info)},
+        subjects=list(V1_STREAM_SUBJECTS),
+        sources=[v1_source()],
+        retention=RetentionPolicy.LIMITS,
+        storage=main.storage or StorageType.FILE,
+        max_age=main.max_age,
+        max_msgs=main.max_msgs if main.max_msgs is not None else -1,
+        num_replicas=main.num_replicas,
+        duplicate_window=main.duplicate_window,
+    )
+
+
+def _sources_match(config: StreamConfig) -> bool:
+    want = v1_source()
+    return [(s.name, s.subject_transforms, s.filter_subject) for s in config.sources or []] == [
+        (want.name, want.subject_transforms, None)
+    ]
+
+
 async def ensure_stream(js: JetStreamContext, settings: StreamSettings | None = None) -> StreamInfo:
-    """Create the stream when it is missing; an existing stream is returned untouched (never clobbered)."""
+    """Make both streams as the contract says, and return BACKLOG_TASKS's info.
+
+    A missing stream is created from `settings`. An existing one keeps what a deployment tuned (retention,
+    replicas, caps): only its subjects, and the v1 stream's source, are set to the contract's, which is
+    what upgrading a stream made for v1 subjects takes (docs/operations.md, "Upgrading to v2 subjects").
+    Safe to run from any number of processes at once: each writes the same configuration.
+    """
+    main = await _ensure(js, STREAM_NAME, lambda: (settings or StreamSettings()).config(), _main_upgrade)
+    v1 = await _ensure(js, V1_STREAM_NAME, lambda: v1_config(main), _v1_upgrade)
+    if (v1.config.metadata or {}).get(SOURCE_EPOCH_KEY) != stream_epoch(main):
+        # BACKLOG_TASKS was made again (a new epoch): so is its v1 copy, which starts from its first event.
+        log.warning("%s sources an earlier %s: recreating it", V1_STREAM_NAME, STREAM_NAME)
+        with contextlib.suppress(NotFoundError):
+            await js.delete_stream(V1_STREAM_NAME)
+        await _ensure(js, V1_STREAM_NAME, lambda: v1_config(main), _v1_upgrade)
+    return main
+
+
+def _main_upgrade(config: StreamConfig) -> StreamConfig | None:
+    if config.subjects == list(STREAM_SUBJECTS):
+        return None
+    return dataclasses.replace(config, subjects=list(STREAM_SUBJECTS))
+
+
+def _v1_upgrade(config: StreamConfig) -> StreamConfig | None:
+    if config.subjects == list(V1_STREAM_SUBJECTS) and _sources_match(config):
+        return None
+    return dataclasses.replace(config, subjects=list(V1_STREAM_SUBJECTS), sources=[v1_source()])
+
+
+async def _ensure(
+    js: JetStreamContext,
+    name: str,
+    create: Callable[[], StreamConfig],
+    upgrade: Callable[[StreamConfig], StreamConfig | None],
+) -> StreamInfo:
     try:
-        return await js.stream_info(STREAM_NAME)
+        info = await js.stream_info(name)
     except NotFoundError:
-        pass
-    config = (settings or StreamSettings()).config()
-    try:
-        return await js.add_stream(config)
-    except Exception:
-        # Another instance may have created it between our look and our add: that is success too.
-        return await js.stream_info(STREAM_NAME)
+        try:
+            return await js.add_stream(create())
+        except Exception:
+            # Another instance may have created it between our look and our add: that is success too.
+            info = await js.stream_info(name)
+    changed = upgrade(info.config)
+    return info if changed is None else await js.update_stream(changed)
 
 
 def stream_epoch(info: StreamInfo) -> str:

@@ -1,4 +1,5 @@
-"""The hub alone, for its unit tests: an in-memory event source and helpers to feed and drain sessions."""
+"""The hub alone, for its unit tests: an in-memory event source, an outlet that keeps what it is given,
+and helpers to feed and drain sessions."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import orjson
 
 from sprintboard_notifier.hub import Delivery, HistoryGap, Hub, Session
 from sprintboard_notifier.metrics import NotifierMetrics
+from sprintboard_notifier.prepared import Frame
 
 T1, T2 = "org-1", "org-2"
 SPRINT, OTHER_SPRINT = "s-1", "s-2"
@@ -52,12 +54,61 @@ class MemorySource:
                 await asyncio.sleep(0)
 
 
-def make_hub(
-    queue: int = 100, hold: int = 100, history: int = 0
-) -> tuple[Hub, MemorySource, NotifierMetrics]:
+class UnreadOutlet:
+    """An `Outlet` that keeps what it is given, as a socket that is not read: `capacity` frames until
+    the test `take`s them."""
+
+    def __init__(self, capacity: int = 100) -> None:
+        self.frames: list[Frame] = []
+        self.capacity = capacity
+        self.closed: tuple[int, str] | None = None
+        self._room: asyncio.Future[None] | None = None
+
+    def offer(self, frame: Frame) -> bool:
+        if self.closed is not None:
+            return True
+        if len(self.frames) >= self.capacity:
+            return False
+        self.frames.append(frame)
+        return True
+
+    async def room(self, timeout: float) -> bool:
+        while len(self.frames) >= self.capacity and self.closed is None:
+            self._room = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(self._room, timeout)
+            except TimeoutError:
+                return False
+        return self.closed is None
+
+    def close(self, code: int, reason: str = "") -> None:
+        self.closed = (code, reason)
+        self.frames.clear()
+        self._wake()
+
+    def take(self) -> list[Frame]:
+        out, self.frames = self.frames, []
+        self._wake()
+        return out
+
+    def _wake(self) -> None:
+        if self._room is not None and not self._room.done():
+            self._room.set_result(None)
+
+
+def open_socket(hub: Hub, tenant: str = T1, pending: bool = False, capacity: int = 100) -> Session:
+    return hub.open(tenant, UnreadOutlet(capacity), pending=pending)
+
+
+def outlet(s: Session) -> UnreadOutlet:
+    assert isinstance(s.outlet, UnreadOutlet)
+    return s.outlet
+
+
+def make_hub(hold: int = 100, history: int = 0) -> tuple[Hub, MemorySource, NotifierMetrics]:
     """By default the hub keeps no recent events, so every resume reads the source."""
     source, metrics = MemorySource(), NotifierMetrics()
-    hub = Hub(source, metrics, queue_frames=queue, hold_frames=hold, stall_seconds=1, history_events=history)
+    hub = Hub(source, metrics, hold_frames=hold, stall_seconds=1, history_events=history)
     source.hub = hub
     hub.start(source.epoch, 0)
     return hub, source, metrics
@@ -70,7 +121,7 @@ def feed(hub: Hub, source: MemorySource, *ds: Delivery) -> None:
 
 
 def drained(s: Session) -> list[dict[str, object]]:
-    return [orjson.loads(f.text) for f in s.take_nowait(10_000)]
+    return [orjson.loads(f.text) for f in outlet(s).take()]
 
 
 def event_seqs(s: Session) -> list[int]:

@@ -20,10 +20,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from sprintboard_contracts import events as contract
-from sprintboard_contracts.subjects import EventType, subject_for
+from sprintboard_contracts.subjects import STREAM_NAME, EventType, subject_v2_for
 from sprintboard_devstack.servers import free_port
 from sprintboard_kit.tokens import mint_dev_token
 from sprintboard_notifier.app import create_app, server_config
+from sprintboard_notifier.client import Clients
 from sprintboard_notifier.hub import Hub
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.settings import NotifierSettings
@@ -51,6 +52,15 @@ class Notifier:
     def hub(self) -> Hub:
         hub: Hub = self.app.state.bridge.hub
         return hub
+
+    @property
+    def clients(self) -> Clients:
+        clients: Clients = self.app.state.clients
+        return clients
+
+    def most_queued(self) -> int:
+        """The most frames any socket's writer holds right now."""
+        return max((c.writer.queued for c in self.clients), default=0)
 
     @property
     def metrics(self) -> NotifierMetrics:
@@ -126,14 +136,15 @@ class Publisher:
 
     async def publish(self, event: Any) -> int:
         ack = await self.js.publish(
-            subject_for(event.project_id, EventType.OWNERSHIP_TAKEN),
+            subject_v2_for(event.tenant_id, event.project_id, event.sprint_id, EventType.OWNERSHIP_TAKEN),
             contract.event_to_json(event),
             headers={"Nats-Msg-Id": str(event.event_id)},
+            stream=STREAM_NAME,
         )
         return int(ack.seq)
 
     async def publish_raw(self, subject: str, data: bytes) -> int:
-        return int((await self.js.publish(subject, data)).seq)
+        return int((await self.js.publish(subject, data, stream=STREAM_NAME)).seq)
 
 
 @contextlib.asynccontextmanager

@@ -6,7 +6,7 @@ import uuid
 
 import orjson
 import pytest
-from hub_kit import event_seqs
+from hub_kit import drained, event_seqs, open_socket
 from notifier_kit import SECRET, Board, make_event
 
 from sprintboard_contracts import events as contract
@@ -25,11 +25,11 @@ async def test_events_of_a_tenant_with_no_socket_here_are_still_kept_for_its_res
     hub = bridge.hub
     hub.start("epoch-1", 0)
     mine, other = Board(f"org-{uuid.uuid4()}"), Board(f"org-{uuid.uuid4()}")
-    hub.open(other.tenant_id, pending=False)  # this instance follows another tenant only
+    open_socket(hub, other.tenant_id)  # this instance follows another tenant only
     for seq in range(1, 11):
         data = contract.event_to_json(make_event(mine if seq % 2 else other))
         bridge._on_event(seq, "backlog.tasks.v1.x.ownership_taken", data, decode_event(data))
-    s = hub.open(mine.tenant_id, pending=False)
+    s = open_socket(hub, mine.tenant_id)
     assert await hub.resume(s, None, 0, "epoch-1")
     assert event_seqs(s) == [1, 3, 5, 7, 9]
 
@@ -40,7 +40,7 @@ async def test_uppercase_ids_of_an_event_route_as_the_lowercase_subscriptions_do
     hub = bridge.hub
     hub.start("epoch-1", 0)
     board = Board(f"org-{uuid.uuid4()}")
-    by_sprint, by_story = hub.open(board.tenant_id, pending=False), hub.open(board.tenant_id, pending=False)
+    by_sprint, by_story = open_socket(hub, board.tenant_id), open_socket(hub, board.tenant_id)
     hub.subscribe(by_sprint, ("sprint", str(board.sprint_id)))
     hub.subscribe(by_story, ("story", str(board.stories[0])))
     fields = orjson.loads(contract.event_to_json(make_event(board)))
@@ -49,5 +49,5 @@ async def test_uppercase_ids_of_an_event_route_as_the_lowercase_subscriptions_do
     data = orjson.dumps(fields)
     bridge._on_event(1, "backlog.tasks.v1.x.ownership_taken", data, decode_event(data))
     for s in (by_sprint, by_story):
-        (frame,) = s.take_nowait(10)
-        assert orjson.loads(frame.text)["sprint_id"] == str(board.sprint_id).upper()
+        (frame,) = drained(s)
+        assert frame["sprint_id"] == str(board.sprint_id).upper()

@@ -21,6 +21,8 @@ from sprintboard_devstack.servers import free_port
 from sprintboard_notifier.app import listener, server_config
 from sprintboard_notifier.settings import NotifierSettings
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def notifier_process(nats_url: str, tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[bytes]]]:

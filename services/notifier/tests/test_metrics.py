@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client import generate_latest
 
 from sprintboard_notifier.metrics import NotifierMetrics
+
+pytestmark = pytest.mark.unit
 
 
 def exposition(metrics: NotifierMetrics) -> dict[str, float]:

@@ -6,6 +6,8 @@ import pytest
 
 from sprintboard_notifier.settings import NotifierSettings
 
+pytestmark = pytest.mark.unit
+
 
 def test_shared_variables_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NATS_URL", "nats://nats.internal:4222")

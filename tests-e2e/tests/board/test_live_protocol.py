@@ -7,11 +7,14 @@ import asyncio
 import json
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.async_api import WebSocketRoute, expect
 
 from sprintboard_e2e.browser import NOTIFIER_SOCKET
+from sprintboard_e2e.environment import DEMO_ORG_ID
+from sprintboard_notifier.closecodes import INTERNAL_ERROR, TRY_AGAIN_LATER, UNAUTHORIZED
 
 if TYPE_CHECKING:
     from conftest import Api, NewPage, Sprint
@@ -51,7 +54,7 @@ class ScriptedNotifier:
 
     async def _connect(self, ws: WebSocketRoute) -> None:
         if self.down:
-            await ws.close(code=1013, reason="not ready")
+            await ws.close(code=TRY_AGAIN_LATER, reason="not ready")
             return
         frames: list[dict[str, Any]] = []
         self.sockets.append(ws)
@@ -74,7 +77,7 @@ class ScriptedNotifier:
     def send(self, frame: dict[str, Any]) -> None:
         self.sockets[-1].send(json.dumps(frame))
 
-    async def drop(self, code: int = 1011) -> None:
+    async def drop(self, code: int = INTERNAL_ERROR) -> None:
         await self.sockets[-1].close(code=code, reason="gone")
 
 
@@ -128,6 +131,8 @@ async def test_the_page_follows_the_socket_protocol(new_page: NewPage, sprint: S
     auth, subscribe = notifier.frames[0][:2]
     assert auth["type"] == "auth" and auth["token"]
     assert subscribe == {"type": "subscribe", "sprint_id": sprint.sprint_id, "batch": True}
+    # The routing hint (spec §4) rides on the socket's URL: the signed-in user's tenant, for the gateway.
+    assert parse_qs(urlsplit(notifier.sockets[0].url).query) == {"tenant": [DEMO_ORG_ID]}
 
     # An event whose version is not newer than the card's is ignored; frames are applied in order.
     await expect(board.card(t1)).to_have_attribute("data-version", "1")
@@ -187,5 +192,5 @@ async def test_the_page_follows_the_socket_protocol(new_page: NewPage, sprint: S
     assert notifier.frames[-1][1]["resume_from"] == {"seq": 250, "epoch": "epoch-2"}
 
     # An expired or refused token closes with 4401: back to sign-in, then to this board.
-    await notifier.drop(code=4401)
+    await notifier.drop(code=UNAUTHORIZED)
     await expect(board.page).to_have_url(re.compile(r"/signin\?next=%2Fprojects%2F"))

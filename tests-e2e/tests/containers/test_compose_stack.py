@@ -13,12 +13,13 @@ from sprintboard_e2e.api import BacklogApi
 from sprintboard_e2e.compose import COMPOSE_FILE, OVERRIDE_FILE, load
 from sprintboard_e2e.compose_project import ComposeProject, docker, free_port
 from sprintboard_e2e.environment import DEMO_ORG_ID
-from sprintboard_e2e.following import FollowingClient
+from sprintboard_e2e.following import Follower, following
 from sprintboard_e2e.sockets import BoardSocket
 from sprintboard_kit.tokens import mint_dev_token
 
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(1200)]
 FOLLOWERS = 6
+HINTED = 8
 OVERRIDE = load(OVERRIDE_FILE)
 
 
@@ -102,16 +103,35 @@ async def test_the_production_stack_serves_through_one_port_and_loses_no_event_t
         finally:
             await board.close()
 
+        # The routing hint (spec §4): the gateway hashes `?tenant=`, so the sockets that carry one value
+        # share a replica, whichever it is, counted by the replicas' own gauges. Only opened sockets between
+        # two counts, so each difference is exactly what the hint's sockets added.
+        hinted: list[BoardSocket] = []
+        try:
+            held = {replica: sockets_on(replica) for replica in production.containers("notifier")}
+            for hint in (DEMO_ORG_ID, "another-tenant"):
+                url_with_hint = f"{socket_url}?tenant={hint}"
+                hinted += [await BoardSocket.open(url_with_hint, token) for _ in range(HINTED)]
+                now = {replica: sockets_on(replica) for replica in held}
+                added = sorted(now[replica] - held[replica] for replica in held)
+                assert added == [0, HINTED], (hint, held, now)
+                held = now
+        finally:
+            for socket in hinted:
+                await socket.close()
+
         production.up("--scale", "notifier=3", "--no-recreate")
         replicas = production.containers("notifier")
         assert len(replicas) == 3
-        followers = [FollowingClient(socket_url, token, project_id) for _ in range(FOLLOWERS)]
-        try:
-            await asyncio.wait_for(asyncio.gather(*(f.subscribed.wait() for f in followers)), 30)
+        followers = [
+            Follower(f"follower-{n}", [socket_url], token, DEMO_ORG_ID, project_id=project_id)
+            for n in range(FOLLOWERS)
+        ]
+        async with following(followers):
             expected: list[tuple[str, str]] = []
             for n in range(2):
                 expected += [("task_created", await alice.create_task(story_id, f"Before the kill {n}"))]
-            await asyncio.gather(*(f.wait_for(len(expected)) for f in followers))
+            await asyncio.gather(*(f.wait_for_events(len(expected)) for f in followers))
 
             held = {replica: sockets_on(replica) for replica in replicas}
             victim = max(held, key=held.__getitem__)
@@ -125,14 +145,12 @@ async def test_the_production_stack_serves_through_one_port_and_loses_no_event_t
             await alice.release(expected[-1][1])
             expected += [("ownership_released", expected[-1][1])]
 
-            await asyncio.gather(*(f.wait_for(len(expected)) for f in followers))
+            await asyncio.gather(*(f.wait_for_events(len(expected)) for f in followers))
             for follower in followers:
                 assert follower.changes() == expected
-            reopened = sum(f.sockets_opened - 1 for f in followers)
+                assert (follower.duplicates, follower.foreign, follower.resyncs) == ([], [], [])
+            reopened = sum(f.sessions - 1 for f in followers)
             assert reopened >= held[victim], f"the {held[victim]} sockets on the killed replica resumed"
-        finally:
-            for follower in followers:
-                await follower.close()
 
     production.down()
     assert left_behind(production) == []
@@ -238,7 +256,7 @@ async def test_the_development_stack_runs_beside_a_local_postgresql_and_nats(
                 await board.close()
     async with httpx.AsyncClient(timeout=10) as http:
         metrics = (await http.get(f"{notifier}/metrics")).text
-    # Only the production socket path (lean.LeanWebSocketProtocol) counts its kernel writes.
+    # Only the production socket path (ws_server.TaskSocketProtocol) counts its kernel writes.
     writes = [line for line in metrics.splitlines() if line.startswith("notifier_socket_writes_total ")]
     assert writes and float(writes[0].split()[1]) > 0, writes
 

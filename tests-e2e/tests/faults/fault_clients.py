@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from fault_stack import until
 
 from sprintboard_devstack.stack import Stack
+from sprintboard_e2e.waiting import until
 from sprintboard_kit.tokens import mint_dev_token
 
 ACTIONS: dict[str, tuple[str, str]] = {

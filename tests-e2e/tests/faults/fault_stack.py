@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -15,21 +12,9 @@ from sprintboard_contracts.subjects import STREAM_NAME
 from sprintboard_devstack import stream_reader as reader
 from sprintboard_devstack.stack import Stack
 from sprintboard_devstack.stream_reader import StoredEvent
+from sprintboard_e2e.waiting import until
 from sprintboard_kit.database import asyncpg_dsn
 from sprintboard_kit.stream import stream_epoch
-
-
-async def until(
-    condition: Callable[[], Awaitable[bool]], timeout: float, what: str, every: float = 0.05
-) -> None:
-    """Poll `condition` until it holds; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if await condition():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
-        await asyncio.sleep(every)
 
 
 def servers(stack: Stack) -> list[str]:

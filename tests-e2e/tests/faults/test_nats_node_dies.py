@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import nats
 import pytest
-from fault_boards import Follower, check_followers, following
+from fault_boards import check_followers
 from fault_checks import check_stack, record
 from fault_clients import Driver, User, new_sprint
 from fault_stack import read_stream, stream_position, task_versions, wait_drained
 
 from sprintboard_contracts.subjects import STREAM_NAME
+from sprintboard_e2e.following import Follower, following
 from sprintboard_kit.stream import StreamSettings, ensure_stream
 
 if TYPE_CHECKING:

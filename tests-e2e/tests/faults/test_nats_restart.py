@@ -7,7 +7,7 @@ import signal
 from typing import TYPE_CHECKING
 
 import pytest
-from fault_boards import Follower, check_followers, following
+from fault_boards import check_followers
 from fault_checks import check_stack, record
 from fault_clients import Driver, User, new_sprint
 from fault_stack import (
@@ -19,6 +19,8 @@ from fault_stack import (
     until,
     wait_drained,
 )
+
+from sprintboard_e2e.following import Follower, following
 
 if TYPE_CHECKING:
     from conftest import StartStack

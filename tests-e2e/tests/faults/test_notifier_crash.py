@@ -9,7 +9,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 import pytest
-from fault_boards import Follower, check_followers, following
+from fault_boards import check_followers
 from fault_checks import check_stack, record
 from fault_clients import Driver, User
 from fault_stack import (
@@ -20,6 +20,8 @@ from fault_stack import (
     until,
     wait_drained,
 )
+
+from sprintboard_e2e.following import Follower, following
 
 if TYPE_CHECKING:
     from conftest import StartStack

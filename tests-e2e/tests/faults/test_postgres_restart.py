@@ -11,7 +11,9 @@ import httpx
 import pytest
 from fault_checks import check_stack, record
 from fault_clients import Driver, User, new_sprint, tally
-from fault_stack import task_versions, until, wait_drained
+from fault_stack import task_versions, wait_drained
+
+from sprintboard_e2e.waiting import until
 
 if TYPE_CHECKING:
     from conftest import StartStack

@@ -12,7 +12,9 @@ import pytest
 from fault_checks import check_all_committed, record
 from fault_clients import Driver, User, new_sprint
 from fault_relays import extra_relay, leads, published
-from fault_stack import pending_outbox, task_versions, until
+from fault_stack import pending_outbox, task_versions
+
+from sprintboard_e2e.waiting import until
 
 if TYPE_CHECKING:
     from conftest import StartStack

@@ -21,7 +21,9 @@ from fault_relays import (
     published,
     terminate_lock_holder,
 )
-from fault_stack import task_versions, until
+from fault_stack import task_versions
+
+from sprintboard_e2e.waiting import until
 
 if TYPE_CHECKING:
     from conftest import StartStack

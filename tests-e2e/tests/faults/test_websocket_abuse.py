@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from fault_boards import Follower, check_followers, following
+from fault_boards import check_followers
 from fault_checks import record
 from fault_clients import Driver, User, new_sprint
 from fault_stack import read_stream, servers, stream_position, wait_drained
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from sprintboard_e2e.following import Follower, following
 from sprintboard_kit.tokens import mint_dev_token
+from sprintboard_notifier.closecodes import POLICY_VIOLATION, TOO_BIG, UNAUTHORIZED
 
 if TYPE_CHECKING:
     from conftest import StartStack
@@ -184,18 +186,21 @@ async def test_hostile_sockets_get_their_close_codes_and_healthy_boards_miss_not
     cases: dict[str, tuple[Callable[[], Awaitable[Any]], Any]] = {
         "garbage token in the auth frame": (
             lambda: closed(json.dumps({"type": "auth", "token": "garbage"})),
-            4401,
+            UNAUTHORIZED,
         ),
-        "garbage token on the URL": (lambda: closed(None, "?token=garbage"), 4401),
-        "forged signature": (lambda: closed(json.dumps({"type": "auth", "token": forged})), 4401),
-        "expired token": (lambda: closed(json.dumps({"type": "auth", "token": token("old", ttl=-60)})), 4401),
-        "token expiring while connected": (expires_while_connected, ("welcome", 4401)),
+        "garbage token on the URL": (lambda: closed(None, "?token=garbage"), UNAUTHORIZED),
+        "forged signature": (lambda: closed(json.dumps({"type": "auth", "token": forged})), UNAUTHORIZED),
+        "expired token": (
+            lambda: closed(json.dumps({"type": "auth", "token": token("old", ttl=-60)})),
+            UNAUTHORIZED,
+        ),
+        "token expiring while connected": (expires_while_connected, ("welcome", UNAUTHORIZED)),
         "first frame not auth": (
             lambda: closed(json.dumps({"type": "subscribe", "sprint_id": str(uuid.uuid4())})),
-            4401,
+            UNAUTHORIZED,
         ),
-        "no auth within 5 s": (lambda: closed(None), 4401),
-        "50 silent sockets": (silent_crowd, [4401]),
+        "no auth within 5 s": (lambda: closed(None), UNAUTHORIZED),
+        "50 silent sockets": (silent_crowd, [UNAUTHORIZED]),
         "invalid JSON": (lambda: error_then_alive("{not json"), ("invalid_json", True)),
         "binary garbage": (lambda: error_then_alive(b"\xff\xfe\x00"), ("invalid_json", True)),
         "nesting beyond the parser's depth": (lambda: error_then_alive("[" * 5000), ("invalid_json", True)),
@@ -210,9 +215,9 @@ async def test_hostile_sockets_get_their_close_codes_and_healthy_boards_miss_not
             ),
             ("invalid_frame", True),
         ),
-        "frame over 64 KiB": (oversized, 1009),
-        "flood of bad frames": (bad_frame_flood, (1008, 20)),
-        "flood of subscribes": (subscribe_flood, (1008, 100, ["too_many_subscriptions"])),
+        "frame over 64 KiB": (oversized, TOO_BIG),
+        "flood of bad frames": (bad_frame_flood, (POLICY_VIOLATION, 20)),
+        "flood of subscribes": (subscribe_flood, (POLICY_VIOLATION, 100, ["too_many_subscriptions"])),
         "refresh with another tenant's token": (refresh_as_someone_else, ("identity_mismatch", True)),
         "subscribe to another tenant's sprint": (spy_on_other_tenant, "subscribed"),
         "disallowed Origin": (bad_origin, 403),

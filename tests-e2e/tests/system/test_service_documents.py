@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from sprintboard_contracts.subjects import STREAM_SUBJECTS, EventType, subject_for
+from sprintboard_contracts.subjects import ALL_TASK_EVENTS, NO_SPRINT, EventType, subject_v2_for
 from sprintboard_e2e.environment import Deployment
 
 
@@ -23,13 +23,15 @@ async def test_each_service_serves_openapi_and_asyncapi(deployment: Deployment, 
     if service == "backlog":
         # One channel per event type, on the contract's subjects, with the contract's model as payload.
         placeholder = "00000000-0000-0000-0000-000000000000"
-        assert {a.replace("{project_id}", placeholder) for a in channels} == {
-            subject_for(placeholder, kind) for kind in EventType
+        filled = {
+            a.replace("{tenant}", "acme").replace("{project_id}", placeholder).replace("{sprint}", NO_SPRINT)
+            for a in channels
         }
+        assert filled == {subject_v2_for("acme", placeholder, None, kind) for kind in EventType}
         assert set(document["operations"]) == {kind.value for kind in EventType}
         assert {op["action"] for op in document["operations"].values()} == {"send"}
     else:
-        assert set(channels) == {STREAM_SUBJECTS[0]}
+        assert set(channels) == {ALL_TASK_EVENTS}
         assert {op["action"] for op in document["operations"].values()} == {"receive"}
     models = {"OwnershipTaken", "OwnershipReleased", "StatusChanged", "TaskCreated", "TaskUpdated"}
     assert models <= set(document["components"]["schemas"])

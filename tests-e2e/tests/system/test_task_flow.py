@@ -26,7 +26,8 @@ async def test_every_change_reaches_the_tenant_live_and_no_other_tenant(
     deployment: Deployment, alice: BacklogApi, bob: BacklogApi, olga: BacklogApi
 ) -> None:
     board = await BoardSocket.open(deployment.socket_url(0), alice.token)
-    outsider = await BoardSocket.open(deployment.socket_url(0), olga.token)
+    # The outsider's routing hint names our tenant (spec §4: a hint is never trusted): it must change nothing.
+    outsider = await BoardSocket.open(f"{deployment.socket_url(0)}?tenant={DEMO_ORG_ID}", olga.token)
     try:
         sprint = await alice.plan([1, 1])
         first, second = sprint.task_ids

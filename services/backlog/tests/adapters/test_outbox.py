@@ -9,7 +9,7 @@ from typing import Any
 from sprintboard_backlog.adapters.unit_of_work import SqlUnitOfWork
 from sprintboard_backlog.domain.events import TaskEvent
 from sprintboard_contracts.events import parse_event
-from sprintboard_contracts.subjects import subject_for
+from sprintboard_contracts.subjects import subject_v2_for
 
 
 async def test_each_committed_change_writes_one_row_with_consecutive_versions(
@@ -47,7 +47,7 @@ async def test_each_committed_change_writes_one_row_with_consecutive_versions(
     assert task["version"] == 9
     alice_id, bob_id = str(tenant.user_id("alice")), str(tenant.user_id("bob"))
     for row, event in zip(rows, events, strict=True):
-        assert row["subject"] == subject_for(uuid.UUID(project_id), event.type)
+        assert row["subject"] == subject_v2_for(tenant.org_id, uuid.UUID(project_id), sprint_id, event.type)
         assert str(event.event_id) == str(row["event_id"]) and row["published_at"] is None
         assert str(event.task_id) == task_id and str(event.story_id) == story_id
         assert str(event.project_id) == project_id and str(event.sprint_id) == sprint_id

@@ -15,9 +15,11 @@ import pytest
 from sprintboard_backlog.adapters.migrations import upgrade
 from sprintboard_backlog.adapters.nats_publisher import JetStreamPublisher, OutgoingMessage
 from sprintboard_backlog.adapters.relay import OutboxRelay, first_row_per_task
+from sprintboard_contracts.subjects import V1_STREAM_NAME, EventType, subject_for, subject_v2_for
 from sprintboard_devstack.databases import fresh_database
 from sprintboard_devstack.servers import EmbeddedNats
 from sprintboard_devstack.stream_reader import read_stream
+from sprintboard_kit.stream import UnsupportedServer
 
 
 @pytest.fixture
@@ -25,6 +27,9 @@ async def dsn(postgres_url: str) -> AsyncIterator[str]:
     async with fresh_database(postgres_url, "relay_test") as url:
         await upgrade(url)  # the relay reads the outbox table the migrations create
         yield url
+
+
+SUBJECT = subject_v2_for("acme", uuid.UUID(int=0), None, EventType.STATUS_CHANGED)
 
 
 @pytest.fixture
@@ -46,7 +51,7 @@ async def insert_events(dsn: str, tasks: list[uuid.UUID], versions: int) -> list
                     "INSERT INTO outbox (event_id, task_id, subject, payload) VALUES ($1, $2, $3, $4)",
                     uuid.UUID(event["event_id"]),
                     task,
-                    f"backlog.tasks.v1.{uuid.UUID(int=0)}.status_changed",
+                    SUBJECT,
                     json.dumps(event),
                 )
                 written.append(event)
@@ -108,6 +113,53 @@ async def test_relay_publishes_every_row_once_in_task_order(dsn: str, nats_serve
     assert_exactly_once_in_order([s.data for s in stored], written)
 
 
+async def test_each_event_is_stored_once_on_its_v2_subject_and_copied_to_the_v1_stream(
+    dsn: str, nats_server: EmbeddedNats
+) -> None:
+    written = await insert_events(dsn, [uuid.uuid4() for _ in range(3)], versions=2)
+    async with running(make_relay(dsn, nats_server.url)):
+        await wait_published(dsn, len(written))
+        stored = await read_stream(nats_server.url)
+        async with asyncio.timeout(10):
+            while len(v1 := await read_stream(nats_server.url, stream=V1_STREAM_NAME)) < len(written):
+                await asyncio.sleep(0.05)
+    assert [s.subject for s in stored] == [SUBJECT] * len(written)
+    assert [(s.data, s.subject) for s in v1] == [
+        (s.data, subject_for(uuid.UUID(int=0), EventType.STATUS_CHANGED)) for s in stored
+    ]
+
+
+async def test_a_row_written_before_the_upgrade_is_published_on_its_v2_subject(
+    dsn: str, nats_server: EmbeddedNats
+) -> None:
+    project, sprint, task = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    event = {
+        "type": "task_created",
+        "event_id": str(uuid.uuid4()),
+        "tenant_id": "org.with dots",
+        "project_id": str(project),
+        "sprint_id": str(sprint),
+        "task_id": str(task),
+        "task_version": 1,
+    }
+    conn = await asyncpg.connect(dsn)
+    try:  # an outbox row as the relay before v2 subjects wrote it, still pending at the upgrade
+        await conn.execute(
+            "INSERT INTO outbox (event_id, task_id, subject, payload) VALUES ($1, $2, $3, $4)",
+            uuid.UUID(event["event_id"]),  # type: ignore[arg-type]
+            task,
+            subject_for(project, EventType.TASK_CREATED),
+            json.dumps(event),
+        )
+    finally:
+        await conn.close()
+    async with running(make_relay(dsn, nats_server.url)):
+        await wait_published(dsn, 1)
+    [stored] = await read_stream(nats_server.url)
+    assert stored.subject == subject_v2_for("org.with dots", project, sprint, EventType.TASK_CREATED)
+    assert stored.data == event and stored.msg_id == event["event_id"]
+
+
 async def test_rows_wait_while_nats_is_down_then_drain_exactly_once(
     dsn: str, nats_server: EmbeddedNats
 ) -> None:
@@ -132,7 +184,7 @@ async def test_a_row_published_but_not_marked_is_stored_once(dsn: str, nats_serv
         [
             OutgoingMessage(
                 str(written[0]["event_id"]),
-                "backlog.tasks.v1.x.status_changed",
+                SUBJECT,
                 json.dumps(written[0]).encode(),
             )
         ]
@@ -158,6 +210,22 @@ async def test_two_relays_elect_one_leader_and_fail_over(dsn: str, nats_server: 
     stored = [s.data for s in await read_stream(nats_server.url)]
     assert len(stored) == len(written)
     assert len({e["event_id"] for e in stored}) == len(written)
+
+
+async def test_a_nats_older_than_the_minimum_is_refused_and_the_rows_wait(
+    dsn: str, too_old_nats_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    written = await insert_events(dsn, [uuid.uuid4()], versions=1)
+    with pytest.raises(UnsupportedServer, match=r"too old: Sprintboard needs NATS >= 2\.10\.0"):
+        await JetStreamPublisher(too_old_nats_url).publish_batch([])
+    async with running(make_relay(dsn, too_old_nats_url)), asyncio.timeout(10):
+        while not any("too old" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records):
+            await asyncio.sleep(0.05)
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == len(written)
+    finally:
+        await conn.close()
 
 
 class _SlowMarker:

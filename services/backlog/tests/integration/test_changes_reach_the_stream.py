@@ -37,7 +37,7 @@ async def relayed(
 
 
 async def project_events(nats_url: str, project_id: str) -> list[StoredEvent]:
-    return await read_stream(nats_url, f"backlog.tasks.v1.{project_id}.>")
+    return await read_stream(nats_url, f"backlog.tasks.v2.*.{project_id}.*.*")
 
 
 async def wait_for_events(

@@ -12,22 +12,21 @@ from typing import TypedDict
 import uvicorn
 from fastapi import FastAPI
 
-from sprintboard_contracts.subjects import filter_for_project
 from sprintboard_contracts.wire import AnyWireEvent
 from sprintboard_kit.logs import install_redaction
 from sprintboard_kit.operations import NotReady, operations_router
 from sprintboard_notifier.asyncapi import router as asyncapi_router
-from sprintboard_notifier.gateway import Gateway
+from sprintboard_notifier.client import Clients
 from sprintboard_notifier.hub import Delivery, Hub
-from sprintboard_notifier.lean import LeanWebSocketProtocol
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.settings import NotifierSettings
 from sprintboard_notifier.stream import StreamFollower, StreamHistory
+from sprintboard_notifier.ws_server import TaskSocketProtocol
 
 
 class NotifierState(TypedDict):
     settings: NotifierSettings
-    gateway: Gateway
+    clients: Clients
     hub: Hub
     follower: StreamFollower
     metrics: NotifierMetrics
@@ -49,12 +48,8 @@ class StreamBridge:
         self.hub = Hub(
             self,
             metrics,
-            queue_frames=settings.send_queue_frames,
             hold_frames=settings.resume_hold_frames,
             stall_seconds=settings.replay_stall_seconds,
-            batch_window=settings.batch_window_seconds,
-            batch_max=settings.batch_max_events,
-            batch_bytes=settings.max_frame_bytes,
             history_events=settings.history_events,
         )
         self.follower = StreamFollower(
@@ -82,11 +77,10 @@ class StreamBridge:
     async def replay(
         self, project_ids: frozenset[str] | None, from_seq: int, to_seq: int
     ) -> AsyncGenerator[Delivery, None]:
-        # Subjects carry the project only; tenant, sprint and story filters are applied by the hub.
-        subject = (
-            filter_for_project(next(iter(project_ids))) if project_ids and len(project_ids) == 1 else None
-        )
-        async with contextlib.aclosing(self.history.replay(subject, from_seq, to_seq)) as stored:
+        # Unfiltered: the hub applies the tenant and every subscription. No one NATS filter matches a
+        # project on both the v2 subjects and the v1 ones stored before an upgrade (docs/events.md).
+        del project_ids
+        async with contextlib.aclosing(self.history.replay(None, from_seq, to_seq)) as stored:
             async for m in stored:
                 yield to_delivery(m.seq, m.data, m.event)
 
@@ -96,7 +90,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     install_redaction()
     metrics = NotifierMetrics()
     bridge = StreamBridge(settings, metrics)
-    gateway = Gateway(bridge.hub, settings.token_verifier(), settings, metrics)
+    clients = Clients(bridge.hub, settings.token_verifier(), settings, metrics)
 
     async def consumer_check() -> None:
         if not (bridge.hub.ready and bridge.follower.running):
@@ -105,10 +99,10 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[NotifierState]:
         starting = asyncio.create_task(bridge.follower.run(settings.stream_watch_seconds))
-        heartbeats = asyncio.create_task(gateway.heartbeats())
+        heartbeats = asyncio.create_task(clients.heartbeats())
         try:
             yield NotifierState(
-                settings=settings, gateway=gateway, hub=bridge.hub, follower=bridge.follower, metrics=metrics
+                settings=settings, clients=clients, hub=bridge.hub, follower=bridge.follower, metrics=metrics
             )
         finally:
             for task in (starting, heartbeats):
@@ -122,18 +116,19 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
 
     app.include_router(operations_router(lambda _: {"nats_consumer": consumer_check}, metrics.registry))
     app.state.bridge = bridge
+    app.state.clients = clients
     return app
 
 
 def server_config(
     settings: NotifierSettings, app: FastAPI | None = None, **overrides: object
 ) -> uvicorn.Config:
-    """How the notifier is served: frame size limit at the server, no deflate, direct writes (lean.py),
-    and no protocol pings of uvicorn's own: an idle socket already gets a heartbeat frame every
+    """How the notifier is served: frame size limit at the server, no deflate, ws_server.py, and no
+    protocol pings of uvicorn's own: an idle socket already gets a heartbeat frame every
     `heartbeat_seconds`, and a peer that stops acknowledging what is written is dropped by the kernel
     after `peer_timeout_seconds` (`listener`; docs/operations.md, "Dead peers")."""
     options: dict[str, object] = {
-        "ws": LeanWebSocketProtocol,
+        "ws": TaskSocketProtocol,
         "host": settings.host,
         "port": settings.port,
         "ws_max_size": settings.max_frame_bytes,

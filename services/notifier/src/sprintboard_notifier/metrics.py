@@ -60,8 +60,13 @@ class _HotPathCollector(Collector):
             ("notifier_frames_sent", "WebSocket frames written", m.frames_out),
             (
                 "notifier_socket_writes",
-                "Writes of frames to task sockets (the frames of one loop turn share one write per socket)",
+                "Writes to task sockets (the frames due at one flush share one write per socket)",
                 m.socket_writes,
+            ),
+            (
+                "notifier_socket_bytes_sent",
+                "Bytes written to task sockets (whole WebSocket frames)",
+                m.bytes_out,
             ),
         ):
             yield CounterMetricFamily(name, doc, value=tally.value)
@@ -83,6 +88,7 @@ class NotifierMetrics:
         self.events_in = Tally()
         self.frames_out = Tally()
         self.socket_writes = Tally()
+        self.bytes_out = Tally()
         self.lag = LagHistogram(LAG_BUCKETS)
         r.register(_HotPathCollector(self))
         self.invalid_events = Counter(

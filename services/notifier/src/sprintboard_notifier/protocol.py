@@ -8,7 +8,8 @@ from typing import Any
 
 import orjson
 
-from sprintboard_notifier.hub import KEY_KINDS, Frame, SubscriptionKey
+from sprintboard_notifier.hub import KEY_KINDS, SubscriptionKey
+from sprintboard_notifier.prepared import Frame
 
 
 class ProtocolError(Exception):

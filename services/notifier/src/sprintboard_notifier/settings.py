@@ -45,7 +45,6 @@ class NotifierSettings(NatsFields, JwtFields, StreamFields, BaseSettings):
     # consumer for one batch); a read that gets nothing for the timeout ends in `resync_required`.
     replay_readers: int = Field(default=4, ge=1)
     replay_read_timeout_seconds: float = Field(default=5.0, gt=0)
-    close_grace_seconds: float = Field(default=10.0, gt=0)
     # How long a new socket's events wait for its first subscribe (see the hub's pending hold).
     subscribe_grace_seconds: float = Field(default=0.5, ge=0)
     heartbeat_seconds: float = Field(default=20.0, gt=0)

@@ -1,31 +1,29 @@
-"""The one interface between the protocol and a WebSocket implementation (`lean.LeanConnection`)."""
+"""Where a socket's bytes go, and how the socket says "wait": the only two interfaces between the
+notifier's writer and a WebSocket server (`ws_server.TaskSocketConnection`, or a test's fake)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from sprintboard_notifier.hub import Frame
 
+class Transport(Protocol):
+    """Write-only: whole WebSocket frames, in order. Never waits and never raises; once the socket is
+    closing, writes are dropped (as a write to a closed socket would be)."""
 
-class ConnectionClosed(Exception):
-    """The peer is gone; the writer stops."""
-
-
-class Connection(Protocol):
-    """An accepted WebSocket: these three calls (`lean.LeanConnection`).
-
-    Optionally `write_now(frame) -> bool`: write at once unless flow control says wait (then False and
-    nothing written); with it, live frames skip the writer task whenever nothing is queued before them.
-    """
-
-    async def receive(self) -> str | bytes | None:
-        """The next client message; None once the peer has closed or the server refused a frame."""
+    def write(self, data: bytes) -> None:
+        """Hand the bytes of one or more whole frames to the socket."""
         ...
 
-    async def send(self, frame: Frame) -> None:
-        """Write one text frame (waiting on the socket's flow control); raise ConnectionClosed if gone."""
+    def close(self, code: int, reason: str = "") -> None:
+        """Send the close frame after everything written so far, then finish the closing handshake
+        (bounded). Only the first call counts."""
         ...
 
-    async def close(self, code: int, reason: str = "") -> None:
-        """Start the closing handshake; never raises."""
-        ...
+
+class FlowControl(Protocol):
+    """What the socket calls when its buffer crosses the high mark and drains below the low one
+    (asyncio's `pause_writing`/`resume_writing`); implemented by `writer.Writer`."""
+
+    def pause_writing(self) -> None: ...
+
+    def resume_writing(self) -> None: ...

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from hub_kit import T1, T2, delivery, drained, event_seqs, feed, make_hub
+import pytest
+from hub_kit import T1, T2, delivery, drained, event_seqs, feed, make_hub, open_socket, outlet
 
 from sprintboard_notifier.hub import RecentEvents
+
+pytestmark = pytest.mark.unit
 
 
 def test_the_memory_keeps_the_latest_events_per_tenant_and_moves_its_floor() -> None:
@@ -21,21 +24,21 @@ def test_the_memory_keeps_the_latest_events_per_tenant_and_moves_its_floor() -> 
 async def test_a_resume_inside_the_memory_reads_nothing_from_the_store() -> None:
     hub, source, _ = make_hub(history=100)
     feed(hub, source, *(delivery(seq, tenant=T1 if seq % 3 else T2) for seq in range(1, 31)))
-    s = hub.open(T1, pending=False)
+    s = open_socket(hub)
     assert await hub.resume(s, None, 10, "epoch-1")
     assert event_seqs(s) == [seq for seq in range(11, 31) if seq % 3]
     assert source.reads == 0
     # One replay frame per event, shared by every socket that replays it.
-    a, b = hub.open(T1, pending=False), hub.open(T1, pending=False)
+    a, b = open_socket(hub), open_socket(hub)
     assert await hub.resume(a, None, 25, "epoch-1") and await hub.resume(b, None, 25, "epoch-1")
-    assert [f.text for f in a.take_nowait(10)] == [f.text for f in b.take_nowait(10)]
+    assert [f.text for f in outlet(a).take()] == [f.text for f in outlet(b).take()]
 
 
 async def test_a_gap_below_the_memory_reads_the_store_up_to_its_floor_then_the_memory() -> None:
     hub, source, _ = make_hub(history=5)
     feed(hub, source, *(delivery(seq) for seq in range(1, 21)))
     assert hub.recent.floor == 15
-    s = hub.open(T1, pending=False)
+    s = open_socket(hub)
     assert await hub.resume(s, ("sprint", "s-1"), 8, "epoch-1")
     assert event_seqs(s) == list(range(9, 21))
     assert source.reads == 1
@@ -45,7 +48,7 @@ async def test_a_store_that_cannot_serve_the_gap_is_a_resync_even_with_a_memory(
     hub, source, metrics = make_hub(history=5)
     feed(hub, source, *(delivery(seq) for seq in range(1, 21)))
     source.first_seq = 12
-    s = hub.open(T1, pending=False)
+    s = open_socket(hub)
     assert not await hub.resume(s, None, 8, "epoch-1")
     assert [f["type"] for f in drained(s)] == ["resync_required"]
     assert metrics.resyncs._value.get() == 1

@@ -13,7 +13,8 @@ import pytest
 from nats.js.api import StorageType
 from notifier_kit import Board, Notifier, client, make_event, publisher, run_notifier, token
 
-from sprintboard_contracts.subjects import STREAM_NAME
+from sprintboard_contracts.subjects import STREAM_NAME, subject_v2_for
+from sprintboard_contracts.tenant_token import tenant_token
 from sprintboard_devstack.servers import EmbeddedNats
 from sprintboard_kit.stream import StreamSettings, ensure_stream
 
@@ -32,7 +33,7 @@ def fresh_nats() -> Iterator[str]:
 async def test_creates_the_stream_when_missing(fresh_nats: str) -> None:
     async with run_notifier(fresh_nats), publisher(fresh_nats) as pub:
         info = await pub.js.stream_info(STREAM_NAME)
-        assert info.config.subjects == ["backlog.tasks.>"]
+        assert info.config.subjects == ["backlog.tasks.v2.>"]
         assert info.config.max_age == pytest.approx(7 * 24 * 3600)
         assert info.config.duplicate_window == pytest.approx(120)
         assert info.config.storage == StorageType.FILE
@@ -61,12 +62,12 @@ async def test_invalid_messages_are_counted_and_the_consumer_goes_on(nats_url: s
     ):
         await c.control("welcome")
         before = notifier.metrics.invalid_events._value.get()
-        subject = f"backlog.tasks.v1.{board.project_id}.ownership_taken"
+        subject = subject_v2_for(tenant, board.project_id, None, "ownership_taken")
         await pub.publish_raw(subject, b"{not json")
         await pub.publish_raw(
             subject, b'{"type": "ownership_taken", "tenant_id": "' + tenant.encode() + b'"}'
         )
-        await pub.publish_raw(f"backlog.tasks.v1.{uuid.uuid4()}.mystery", b"[]")
+        await pub.publish_raw(f"backlog.tasks.v2.{tenant_token(tenant)}.{uuid.uuid4()}.none.mystery", b"[]")
         good = make_event(board)
         await pub.publish(good)
         assert [e["event_id"] for e in await c.events(1)] == [str(good.event_id)]

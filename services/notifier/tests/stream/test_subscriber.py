@@ -6,7 +6,7 @@ import orjson
 import pytest
 from nats.js.api import AckPolicy, DeliverPolicy
 
-from sprintboard_contracts.subjects import STREAM_NAME, STREAM_SUBJECTS
+from sprintboard_contracts.subjects import ALL_TASK_EVENTS, STREAM_NAME
 from sprintboard_notifier.asyncapi import specification
 from sprintboard_notifier.stream.subscriber import STREAM, TASK_EVENTS, consumer_config
 
@@ -17,7 +17,7 @@ def test_the_document_shows_the_subject_the_consumer_filters_on() -> None:
     config = consumer_config(42, "_INBOX.follower")
     document = orjson.loads(specification().to_json())
     assert [c["address"] for c in document["channels"].values()] == [config.filter_subject]
-    assert config.filter_subject == STREAM_SUBJECTS[0] and STREAM == STREAM_NAME
+    assert config.filter_subject == ALL_TASK_EVENTS and STREAM == STREAM_NAME
 
 
 def test_each_consumer_is_the_declared_one_from_its_start() -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import nats
 from nats.aio.client import Client as NatsClient
 
+from sprintboard_kit.stream import require_server_version
+
 
 class NatsProbe:
-    """Connects on the first check (and keeps reconnecting); a check fails while NATS is away."""
+    """Connects on the first check (and keeps reconnecting); a check fails while NATS is away or too old."""
 
     def __init__(self, servers: list[str]) -> None:
         self._servers = servers
@@ -24,6 +26,7 @@ class NatsProbe:
             )
         if not self._nc.is_connected:
             raise ConnectionError("NATS is not connected")
+        require_server_version(self._nc)  # after a reconnect, the server may be another one
         await self._nc.flush(timeout=1)
 
     async def close(self) -> None:

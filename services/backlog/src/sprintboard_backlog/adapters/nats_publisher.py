@@ -12,7 +12,8 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
-from sprintboard_kit.stream import StreamSettings, ensure_stream
+from sprintboard_contracts.subjects import STREAM_NAME
+from sprintboard_kit.stream import StreamSettings, ensure_stream, require_server_version
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,10 @@ class JetStreamPublisher:
         return self._nc is not None and self._nc.is_connected
 
     async def connect(self) -> None:
-        """Connect (raising when NATS is unreachable); the client then reconnects on its own forever."""
+        """Connect (raising when NATS is unreachable or too old); the client then reconnects on its own."""
         if self._nc is not None:
             return
-        self._nc = await nats.connect(
+        nc = await nats.connect(
             self._servers,
             allow_reconnect=True,
             max_reconnect_attempts=-1,
@@ -65,9 +66,13 @@ class JetStreamPublisher:
             name="sprintboard-backlog-relay",
             error_cb=self._on_error,
         )
-        self._js = self._nc.jetstream(
-            timeout=self._ack_timeout, publish_async_max_pending=self._max_in_flight
-        )
+        try:
+            require_server_version(nc)
+        except Exception:
+            await nc.close()
+            raise
+        self._nc = nc
+        self._js = nc.jetstream(timeout=self._ack_timeout, publish_async_max_pending=self._max_in_flight)
 
     async def _on_error(self, exc: Exception) -> None:
         log.warning("nats connection error: %s", exc)
@@ -91,6 +96,8 @@ class JetStreamPublisher:
                     msg.subject,
                     msg.payload,
                     wait_stall=self._ack_timeout,
+                    # Refused unless stored in BACKLOG_TASKS: never acked by another stream instead.
+                    stream=STREAM_NAME,
                     headers={"Nats-Msg-Id": msg.msg_id},
                 )
                 futures.append(fut)

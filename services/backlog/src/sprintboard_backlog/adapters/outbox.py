@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import Insert, Text, Update, Uuid, bindparam, insert, select
@@ -9,7 +10,7 @@ from sqlalchemy import Insert, Text, Update, Uuid, bindparam, insert, select
 from sprintboard_backlog.adapters.tables import outbox
 from sprintboard_backlog.domain import events as domain
 from sprintboard_contracts.events import EVENT_MODELS, TaskEventBase, event_to_json
-from sprintboard_contracts.subjects import EventType, subject_for
+from sprintboard_contracts.subjects import ALL_V1, EventType, subject_v2_for
 
 _TYPES: dict[type[domain.TaskEvent], EventType] = {
     domain.OwnershipTaken: EventType.OWNERSHIP_TAKEN,
@@ -68,9 +69,21 @@ def outbox_row(event: domain.TaskEvent) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
         "task_id": event.task_id,
-        "subject": subject_for(event.project_id, _TYPES[type(event)]),
+        "subject": subject_v2_for(event.tenant_id, event.project_id, event.sprint_id, _TYPES[type(event)]),
         "payload": event_to_json(to_contract(event)).decode(),
     }
+
+
+_V1_PREFIX = ALL_V1.removesuffix(">")
+
+
+def publish_subject(subject: str, payload: str) -> str:
+    """The subject a row is published on: its own, or for a row written with a v1 subject (before the
+    upgrade to v2 subjects, docs/operations.md) the v2 subject of its event, from the event's fields."""
+    if not subject.startswith(_V1_PREFIX):
+        return subject
+    event = json.loads(payload)
+    return subject_v2_for(event["tenant_id"], event["project_id"], event.get("sprint_id"), event["type"])
 
 
 INSERT_OUTBOX = insert(outbox)

@@ -14,6 +14,8 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from sprintboard_backlog.adapters.nats_publisher import JetStreamPublisher, OutgoingMessage
+from sprintboard_backlog.adapters.outbox import publish_subject
+from sprintboard_kit.stream import UnsupportedServer
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +137,9 @@ class OutboxRelay:
                     raise
                 except Exception as exc:  # database or NATS outage: wait, then try again
                     self._metrics.failures.inc()
-                    log.warning("outbox relay interrupted, retrying in %.1fs: %r", backoff, exc)
+                    # A too old NATS is a deployment error, not an outage: say so loudly (and keep trying).
+                    level = logging.ERROR if isinstance(exc, UnsupportedServer) else logging.WARNING
+                    log.log(level, "outbox relay interrupted, retrying in %.1fs: %r", backoff, exc)
                     self._set_leader(False)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, self._max_backoff)
@@ -210,7 +214,12 @@ class OutboxRelay:
             self._metrics.pending.set(0)
             return 0
         await self._publisher.publish_batch(
-            [OutgoingMessage(str(r["event_id"]), r["subject"], r["payload"].encode()) for r in rows]
+            [
+                OutgoingMessage(
+                    str(r["event_id"]), publish_subject(r["subject"], r["payload"]), r["payload"].encode()
+                )
+                for r in rows
+            ]
         )
         acked_at = datetime.now(UTC)
         await self._marked()

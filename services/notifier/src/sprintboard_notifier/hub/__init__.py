@@ -1,31 +1,23 @@
-"""The WebSocket side: sessions, their index and fan-out; knows nothing of NATS."""
+"""The socket side without sockets: sessions, their index and fan-out, resume; knows nothing of NATS and
+nothing of WebSockets (frames leave through each session's `Outlet`)."""
 
-from sprintboard_notifier.hub.fanout import SLOW_CLIENT, EventSource, Hub
-from sprintboard_notifier.hub.frames import (
-    HEARTBEAT,
-    KEY_KINDS,
-    Delivery,
-    Frame,
-    KeyKind,
-    SubscriptionKey,
-    batch_frames,
-)
+from sprintboard_notifier.hub.delivery import KEY_KINDS, Delivery, KeyKind, SubscriptionKey
+from sprintboard_notifier.hub.fanout import EventSource, Hub
+from sprintboard_notifier.hub.ledger import SentLedger
 from sprintboard_notifier.hub.recent import RecentEvents
-from sprintboard_notifier.hub.session import Session
+from sprintboard_notifier.hub.session import Outlet, Session
 from sprintboard_notifier.source import HistoryGap
 
 __all__ = [
-    "HEARTBEAT",
     "KEY_KINDS",
-    "SLOW_CLIENT",
     "Delivery",
     "EventSource",
-    "Frame",
     "HistoryGap",
     "Hub",
     "KeyKind",
+    "Outlet",
     "RecentEvents",
+    "SentLedger",
     "Session",
     "SubscriptionKey",
-    "batch_frames",
 ]

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sprintboard_notifier.hub.batching import BatchFlusher
-from sprintboard_notifier.hub.frames import Delivery, Frame, SubscriptionKey
+from sprintboard_notifier.closecodes import SLOW_CLIENT
+from sprintboard_notifier.hub.delivery import Delivery, SubscriptionKey
 from sprintboard_notifier.hub.recent import RecentEvents, replay_frame
-from sprintboard_notifier.hub.session import FULL, WRITTEN, Session
+from sprintboard_notifier.hub.session import Outlet, Session
 from sprintboard_notifier.metrics import NotifierMetrics
+from sprintboard_notifier.prepared import Frame
 from sprintboard_notifier.source import HistoryGap
 
 log = logging.getLogger(__name__)
-
-SLOW_CLIENT = 4008
 
 
 class EventSource(Protocol):
@@ -64,22 +62,16 @@ class Hub:
         source: EventSource,
         metrics: NotifierMetrics,
         *,
-        queue_frames: int,
         hold_frames: int,
         stall_seconds: float,
-        batch_window: float = 0.005,
-        batch_max: int = 256,
-        batch_bytes: int = 65536,
         history_events: int = 10_000,
     ) -> None:
         self._source = source
         self._metrics = metrics
-        self._queue_frames = queue_frames
         self._hold_frames = hold_frames
         self._stall = stall_seconds
         self._tenants: dict[str, _TenantIndex] = {}
         self._sessions: dict[str, Session] = {}
-        self._batches = BatchFlusher(metrics, batch_window, batch_max, batch_bytes)
         self.recent = RecentEvents(history_events)
         self.epoch = ""
         self.cursor = 0
@@ -110,11 +102,10 @@ class Hub:
 
     # -- membership -----------------------------------------------------------------------------------
 
-    def open(self, tenant_id: str, pending: bool = True) -> Session:
-        """A new socket, tenant-wide; while `pending` its events wait for `go_live` or `resume`."""
-        s = Session(uuid.uuid4().hex, tenant_id, self._queue_frames, self._hold_frames, self.cursor, pending)
-        s.on_batch = self._batches.mark
-        s.batch_max = self._batches.max_events
+    def open(self, tenant_id: str, outlet: Outlet, pending: bool = True) -> Session:
+        """A new socket, tenant-wide, whose frames go to `outlet`; while `pending` its events wait for
+        `go_live` or `resume`."""
+        s = Session(uuid.uuid4().hex, tenant_id, outlet, self._hold_frames, self.cursor, pending)
         self._sessions[s.session_id] = s
         self._tenants.setdefault(tenant_id, _TenantIndex()).add(s)
         return s
@@ -142,10 +133,7 @@ class Hub:
 
     def send(self, s: Session, frame: Frame) -> None:
         """Queue a control frame without waiting; a full buffer closes the socket like any other."""
-        r = s.offer(frame)
-        if r == WRITTEN:
-            self._metrics.frames_out.inc()
-        elif r == FULL:
+        if not s.offer(frame):
             self._overflow(s)
 
     def _unindex(self, s: Session) -> None:
@@ -184,23 +172,12 @@ class Hub:
             return
         frame = Frame.event(d, self.epoch, live=True)
         d.kept = frame.text  # a resume from the memory replays the same text
-        now = time.monotonic()
-        written = 0
         full: list[Session] = []
-        # The hot loop: one call per socket, which mostly writes the shared frame bytes straight out.
+        # The hot loop: one call per socket, which mostly hands the shared frame to the socket's writer.
         for group in (index.everyone, keyed) if keyed is not None else (index.everyone,):
             for s in group:
-                r = s.deliver(frame, d, now)
-                if r == WRITTEN:
-                    written += 1
-                elif r == FULL:
+                if not s.deliver(frame, d):
                     full.append(s)
-        if written:
-            # Counted per event, not per socket.
-            self._metrics.frames_out.inc(written)
-            frame.observed = True
-            if frame.timestamp is not None:  # a live frame always has one: `stamp` is parsed once
-                self._metrics.lag.observe(max(0.0, time.time() - frame.timestamp))
         for s in full:
             self._overflow(s)
 
@@ -219,7 +196,7 @@ class Hub:
         try:
             if epoch != self.epoch:
                 return await self._resync(s)
-            s.claim(after_seq, keys)
+            s.ledger.claim(after_seq, keys)
             if after_seq < upto:
                 await self._replay(s, key, keys, after_seq, upto)
             return True
@@ -263,7 +240,7 @@ class Hub:
         for d in recent:
             if not await self._replay_one(s, keys, d, kept=True):
                 return
-        s.remember(after_seq, upto, keys)
+        s.ledger.remember(after_seq, upto, keys)
 
     async def _replay_one(
         self, s: Session, keys: frozenset[SubscriptionKey] | None, d: Delivery, *, kept: bool
@@ -271,15 +248,12 @@ class Hub:
         """Send one replayed event unless filtered out or already sent; False when the socket is gone."""
         if s.closed:
             return False
-        if not d.matches(keys) or s.already_sent(d):
+        if not d.matches(keys) or s.ledger.already_sent(d):
             return True
         frame = replay_frame(d, self.epoch) if kept else Frame.event(d, self.epoch, live=False)
-        r = await s.put(frame, self._stall)
-        if r == FULL:
+        if not await s.put(frame, self._stall):
             self._overflow(s)
             return False
-        if r == WRITTEN:
-            self._metrics.frames_out.inc()
         self._metrics.replayed.inc()
         return True
 
@@ -303,11 +277,8 @@ class Hub:
             if item is None:
                 return
             frame, d = item
-            if not d.matches(s.key_set()) or s.already_sent(d):
+            if not d.matches(s.key_set()) or s.ledger.already_sent(d):
                 continue
-            r = await s.put(frame, self._stall)
-            if r == FULL:
+            if not await s.put(frame, self._stall):
                 self._overflow(s)
                 return
-            if r == WRITTEN:
-                self._metrics.frames_out.inc()

@@ -6,7 +6,8 @@ from bisect import bisect_right
 from collections import deque
 from operator import attrgetter
 
-from sprintboard_notifier.hub.frames import Delivery, Frame
+from sprintboard_notifier.hub.delivery import Delivery
+from sprintboard_notifier.prepared import Frame
 
 _seq = attrgetter("seq")
 

@@ -17,7 +17,7 @@ from nats.js.client import DEFAULT_JS_SUB_PENDING_BYTES_LIMIT, DEFAULT_JS_SUB_PE
 
 from sprintboard_contracts.events import InvalidEvent
 from sprintboard_contracts.wire import AnyWireEvent, decode_event
-from sprintboard_kit.stream import StreamSettings, ensure_stream, stream_epoch
+from sprintboard_kit.stream import StreamSettings, ensure_stream, require_server_version, stream_epoch
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.stream.ordering import ACK_PREFIX, NEXT, OLD, DeliveryOrder, delivery_seqs
 from sprintboard_notifier.stream.subscriber import HEARTBEAT_SECONDS, STREAM, consumer_config
@@ -106,6 +106,7 @@ class StreamFollower:
         self._nc = await nats.connect(
             self._url, name=self._name, max_reconnect_attempts=-1, reconnect_time_wait=1
         )
+        require_server_version(self._nc)
         self._js = self._nc.jetstream()
         await self._follow(await ensure_stream(self._js, self._stream_settings))
         self._watchdog = asyncio.create_task(self._watch_heartbeats())

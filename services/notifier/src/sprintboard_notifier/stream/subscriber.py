@@ -8,7 +8,7 @@ from faststream.nats import JStream, NatsBroker
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from sprintboard_contracts.events import TaskEvent
-from sprintboard_contracts.subjects import STREAM_NAME, STREAM_SUBJECTS
+from sprintboard_contracts.subjects import ALL_TASK_EVENTS, STREAM_NAME
 
 # The address in the compose deployment; the document never shows the configured URL (credentials).
 DOCUMENTED_NATS_URL = "nats://nats:4222"
@@ -18,7 +18,7 @@ DOCUMENTED_NATS_URL = "nats://nats:4222"
 broker = NatsBroker(DOCUMENTED_NATS_URL, description="NATS with JetStream")
 
 TASK_EVENTS = broker.subscriber(
-    STREAM_SUBJECTS[0],
+    ALL_TASK_EVENTS,  # v2 subjects, and the v1 ones stored before an upgrade to v2
     stream=JStream(STREAM_NAME, declare=False),
     # One ephemeral push consumer per instance, never a queue group; the follower sets where it starts
     # and its inbox each time it (re)creates it.

@@ -14,15 +14,25 @@ from faststream.specification.base import Specification
 
 from sprintboard_backlog.entrypoints.asyncapi import HTML_DOCUMENT, JSON_DOCUMENT
 from sprintboard_contracts.events import EVENT_MODELS
-from sprintboard_contracts.subjects import STREAM_NAME, SUBJECT_PREFIX, SUBJECT_VERSION, EventType
+from sprintboard_contracts.subjects import (
+    ALL_V2,
+    STREAM_NAME,
+    SUBJECT_PREFIX,
+    SUBJECT_VERSION_V2,
+    V1_STREAM_NAME,
+    EventType,
+)
 
 # The address in the compose deployment; documentation only, so no credentials ever appear in it.
 DOCUMENTED_NATS_URL = "nats://nats:4222"
 DESCRIPTION = (
     "Every committed change of a task is published exactly once to the JetStream stream "
-    f"`{STREAM_NAME}` (subjects `{SUBJECT_PREFIX}.>`), relayed from a transactional outbox in commit "
-    "order per task. The message id (`Nats-Msg-Id`) is the event's `event_id`. Payloads are the "
-    "versioned JSON Schemas of `sprintboard-contracts`; consumers must tolerate added fields."
+    f"`{STREAM_NAME}` (subjects `{ALL_V2}`), relayed from a transactional outbox in commit "
+    "order per task. The message id (`Nats-Msg-Id`) is the event's `event_id`. `{tenant}` is the "
+    "tenant token of the event's `tenant_id` (`sprintboard_contracts.tenant_token`), `{sprint}` its "
+    f"sprint id or `none`. The stream `{V1_STREAM_NAME}` holds the same events, in the same order, on "
+    "the v1 subjects `backlog.tasks.v1.{project_id}.<type>`, for consumers written for them. Payloads "
+    "are the versioned JSON Schemas of `sprintboard-contracts`; consumers must tolerate added fields."
 )
 WHAT_HAPPENED = {
     EventType.OWNERSHIP_TAKEN: "A task got an owner (available to owned); carries `owner_user_id`.",
@@ -41,11 +51,12 @@ def build_specification() -> Specification:
     stream = JStream(STREAM_NAME, declare=False)
     for kind, model in EVENT_MODELS.items():
         broker.publisher(
-            f"{SUBJECT_PREFIX}.{SUBJECT_VERSION}.{{project_id}}.{kind.value}",
+            f"{SUBJECT_PREFIX}.{SUBJECT_VERSION_V2}.{{tenant}}.{{project_id}}.{{sprint}}.{kind.value}",
             stream=stream,
             schema=model,
             title=kind.value,
-            description=f"{WHAT_HAPPENED[kind]} Published on the subject of the task's project.",
+            description=f"{WHAT_HAPPENED[kind]} Published on the subject of the task's tenant, project "
+            "and sprint.",
         )
     return AsyncAPI(
         broker,

@@ -5,7 +5,7 @@ import { BoardView } from "./board-view.js";
 import { ACTIONS } from "./card.js";
 import { clear, h } from "./dom.js";
 import { addTask, editTask } from "./editing.js";
-import { LiveFeed } from "./live.js";
+import { LiveFeed, socketUrl } from "./live.js";
 import { BoardStore, STATUSES, STATUS_LABELS } from "./store.js";
 import { refusal, toast } from "./toast.js";
 
@@ -38,7 +38,7 @@ export class BoardPage {
     this.onUser(this.me);
     // The socket first, then the snapshot: events from the moment the socket listens are buffered in the store.
     this.feed = new LiveFeed({
-      url: this.config.notifier_url,
+      url: socketUrl(this.config.notifier_url, this.me.tenant_id),
       token: session.token,
       sprintId: this.sprintId,
       onEvents: (events) => this.applyEvents(events),

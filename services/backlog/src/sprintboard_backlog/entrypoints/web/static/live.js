@@ -7,6 +7,16 @@ const READY_TIMEOUT_MS = 3000;
 const SILENCE_MS = 45000; // the notifier sends a heartbeat after 20 s without traffic
 const UNAUTHORIZED = 4401;
 
+/**
+ * The socket's URL with the routing hint of spec §4, `tenant=<tenant_id>`: a gateway hashes it to pick a notifier,
+ * so one tenant's sockets tend to share an instance (and its interests). Only a hint: the token decides the tenant.
+ */
+export function socketUrl(base, tenantId) {
+  const url = new URL(base);
+  if (tenantId) url.searchParams.set("tenant", tenantId);
+  return url.href;
+}
+
 export class LiveFeed {
   /**
    * handlers: onEvents(events), onState("connecting" | "live" | "reconnecting"),

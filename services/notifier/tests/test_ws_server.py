@@ -1,25 +1,31 @@
-"""The lean WebSocket path: frames handed over together share one socket write, and stay frames."""
+"""The uvicorn WebSocket protocol on a real socket: frames due together share one kernel write and stay
+frames; a close follows the frames before it; flow control reaches the socket's writer."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
 
+import pytest
 from notifier_kit import Client, Notifier, client, run_notifier, token
 
-from sprintboard_notifier.hub import Frame, Session
+from sprintboard_notifier.client import Client as SocketClient
+from sprintboard_notifier.closecodes import APPLICATION
+from sprintboard_notifier.prepared import Frame
+
+pytestmark = pytest.mark.integration
 
 
 @contextlib.asynccontextmanager
-async def one_socket(nats_url: str, tenant: str) -> AsyncIterator[tuple[Notifier, Session, Client]]:
+async def one_socket(nats_url: str, tenant: str) -> AsyncIterator[tuple[Notifier, SocketClient, Client]]:
     """A notifier without heartbeats (nothing but the test writes) and one welcomed socket."""
     async with (
         run_notifier(nats_url, heartbeat_seconds=3600) as notifier,
         client(notifier, token(tenant)) as c,
     ):
         await c.control("welcome")
-        (session,) = notifier.hub.sessions()
-        yield notifier, session, c
+        (socket,) = notifier.clients
+        yield notifier, socket, c
 
 
 def probe(n: int) -> Frame:
@@ -29,28 +35,28 @@ def probe(n: int) -> Frame:
 async def test_frames_handed_over_together_go_out_in_one_write_as_separate_frames(
     nats_url: str, tenant: str
 ) -> None:
-    async with one_socket(nats_url, tenant) as (notifier, session, c):
+    async with one_socket(nats_url, tenant) as (notifier, socket, c):
         writes, frames = notifier.metrics.socket_writes, notifier.metrics.frames_out
         before = writes.value, frames.value
         for n in range(5):  # one turn of the loop: nothing awaits in between
-            notifier.hub.send(session, probe(n))
+            notifier.hub.send(socket.session, probe(n))
         got = [await c.control("probe") for _ in range(5)]
         assert [g["n"] for g in got] == [0, 1, 2, 3, 4], "each frame arrives alone, in order"
         assert writes.value - before[0] == 1, "five frames, one write"
 
         # A frame handed over after the last one went out is a write of its own.
         for n in range(2):
-            notifier.hub.send(session, probe(n))
+            notifier.hub.send(socket.session, probe(n))
             assert (await c.control("probe"))["n"] == n
         assert writes.value - before[0] == 3
         assert frames.value - before[1] == 7, "frames are still counted one by one"
 
 
-async def test_a_close_follows_the_frames_corked_before_it(nats_url: str, tenant: str) -> None:
-    async with one_socket(nats_url, tenant) as (notifier, session, c):
+async def test_a_close_follows_the_frames_handed_over_before_it(nats_url: str, tenant: str) -> None:
+    async with one_socket(nats_url, tenant) as (notifier, socket, c):
         for n in range(3):
-            notifier.hub.send(session, probe(n))
-        notifier.hub.close(session, 4000, "going away")  # in the same turn as the frames
+            notifier.hub.send(socket.session, probe(n))
+        notifier.hub.close(socket.session, APPLICATION, "going away")  # in the same turn as the frames
         got = [await c.control("probe") for _ in range(3)]
         assert [g["n"] for g in got] == [0, 1, 2]
-        assert await c.close_code() == 4000
+        assert await c.close_code() == APPLICATION

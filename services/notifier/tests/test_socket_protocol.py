@@ -1,4 +1,5 @@
-"""The socket protocol on a real server: auth and refresh, errors, limits, Origin, heartbeats, batching."""
+"""The socket protocol on a real server, at the edges the fake connection cannot show: close codes on the
+wire, uvicorn's frame limit, Origin, heartbeats, batching through NATS. Case by case: test_client.py."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ import pytest
 from notifier_kit import Board, Notifier, client, make_event, publisher, run_notifier, token
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+
+from sprintboard_notifier.closecodes import POLICY_VIOLATION, TOO_BIG, UNAUTHORIZED
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
@@ -24,39 +29,17 @@ async def notifier(nats_url: str) -> AsyncIterator[Notifier]:
 
 async def test_no_token_times_out_with_4401(notifier: Notifier) -> None:
     async with client(notifier, None) as c:
-        assert await c.close_code(3) == 4401
+        assert await c.close_code(3) == UNAUTHORIZED
 
 
 async def test_bad_token_and_non_auth_first_frame_get_4401(notifier: Notifier, tenant: str) -> None:
     async with client(notifier, "not-a-jwt") as c:
-        assert await c.close_code() == 4401
+        assert await c.close_code() == UNAUTHORIZED
     async with client(notifier, token(tenant, ttl_seconds=-60)) as c:
-        assert await c.close_code() == 4401
+        assert await c.close_code() == UNAUTHORIZED
     async with client(notifier, None) as c:
         await c.send({"type": "subscribe", "sprint_id": str(Board(tenant).sprint_id)})
-        assert await c.close_code() == 4401
-
-
-async def test_first_frame_auth_then_expiry_closes_4401(notifier: Notifier, tenant: str) -> None:
-    async with client(notifier, None) as c:
-        await c.send({"type": "auth", "token": token(tenant, ttl_seconds=1)})
-        welcome = await c.control("welcome")
-        assert welcome["session_id"] and welcome["epoch"] == notifier.hub.epoch
-        assert await c.close_code(5) == 4401
-
-
-async def test_refresh_extends_the_session(notifier: Notifier, tenant: str) -> None:
-    async with client(notifier, token(tenant, ttl_seconds=1)) as c:
-        await c.control("welcome")
-        await c.send({"type": "auth", "token": token(tenant, ttl_seconds=600)})
-        assert (await c.control("token_refreshed"))["exp"] > 0
-        await asyncio.sleep(1.5)
-        await c.send({"type": "ping"})
-        await c.control("pong")
-        await c.send({"type": "auth", "token": token(tenant, sub="mallory")})
-        assert (await c.control("error"))["code"] == "identity_mismatch"
-        await c.send({"type": "auth", "token": "garbage"})
-        assert await c.close_code() == 4401
+        assert await c.close_code() == UNAUTHORIZED
 
 
 async def test_bad_frames_get_error_frames_then_1008(notifier: Notifier, tenant: str) -> None:
@@ -74,14 +57,14 @@ async def test_bad_frames_get_error_frames_then_1008(notifier: Notifier, tenant:
         assert (await c.control("error"))["code"] == "invalid_frame"
         for _ in range(30):
             await c.ws.send("[]")
-        assert await c.close_code() == 1008
+        assert await c.close_code() == POLICY_VIOLATION
 
 
 async def test_oversized_frame_closes_1009(notifier: Notifier, tenant: str) -> None:
     async with client(notifier, token(tenant)) as c:
         await c.control("welcome")
         await c.ws.send('{"type":"ping","pad":"' + "x" * 70_000 + '"}')
-        assert await c.close_code() == 1009
+        assert await c.close_code() == TOO_BIG
 
 
 async def test_origin_allowlist(notifier: Notifier, tenant: str) -> None:

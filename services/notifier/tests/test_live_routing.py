@@ -7,7 +7,10 @@ import random
 import uuid
 from typing import Any
 
+import pytest
 from notifier_kit import Board, client, make_event, publisher, run_notifier, token
+
+pytestmark = pytest.mark.integration
 
 
 def _selects(subs: list[dict[str, str]], tenant: str, event: dict[str, Any]) -> bool:
