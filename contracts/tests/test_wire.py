@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC
 from typing import Any
@@ -10,9 +11,16 @@ from typing import Any
 import msgspec
 import pytest
 
-from sprintboard_contracts.events import InvalidEvent, TaskEventBase, event_to_json, parse_event, schema_for
+from sprintboard_contracts.events import (
+    UUID_PATTERN,
+    InvalidEvent,
+    TaskEventBase,
+    event_to_json,
+    parse_event,
+    schema_for,
+)
 from sprintboard_contracts.subjects import EventType
-from sprintboard_contracts.wire import WIRE_EVENTS, decode_event, timestamp_of
+from sprintboard_contracts.wire import WIRE_EVENTS, _ids_hold, decode_event, timestamp_of
 
 
 def _fields(event: TaskEventBase) -> dict[str, Any]:
@@ -114,3 +122,20 @@ def test_each_id_field_is_checked_on_its_own(bad_id: str, events: list[TaskEvent
             assert len(bad_id) == 36
             with pytest.raises(InvalidEvent, match=rf"at `\$.{name}`"):
                 decode_event(json.dumps(fields | {name: bad_id}))
+
+
+def test_the_ids_check_matches_the_uuid_pattern_character_by_character() -> None:
+    # `_ids_hold` stands for UUID_PATTERN over ids joined: every character in every place of one id,
+    # alone and between valid ones, gets the pattern's verdict.
+    valid = "01234567-89ab-cdef-ABCD-456789abcdef"
+    others = "0123456789abcdefABCDEFgGzZ-_ .:/\n\t\x00é٣\uff41\uff10€😀"  # fullwidth a and 0
+    pattern = re.compile(UUID_PATTERN.removesuffix("$") + r"\Z")
+    for at in range(36):
+        for c in others:
+            candidate = valid[:at] + c + valid[at + 1 :]
+            if len(candidate) != 36:
+                continue
+            expected = pattern.match(candidate) is not None
+            for ids in (candidate, valid + candidate, candidate + valid + valid):
+                assert _ids_hold(ids) is expected, (candidate, ids)
+    assert _ids_hold("") and _ids_hold(valid * 8)

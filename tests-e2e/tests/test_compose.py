@@ -223,3 +223,4 @@ def test_the_dev_notifier_serves_sockets_as_production_does() -> None:
     assert f"--ws={protocol.__module__}:{protocol.__qualname__}" in args
     assert f"--ws-max-size={config.ws_max_size}" in args
     assert f"--ws-per-message-deflate={str(config.ws_per_message_deflate).lower()}" in args
+    assert config.ws_ping_interval is None and "--ws-ping-interval=0" in args  # 0: no pings either

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,10 +12,12 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from notifier_kit import start_notifier_process, token
+from notifier_kit import SECRET, start_notifier_process, token
 from websockets.asyncio.client import connect
 
 from sprintboard_devstack.servers import free_port
+from sprintboard_notifier.app import listener, server_config
+from sprintboard_notifier.settings import NotifierSettings
 
 pytestmark = pytest.mark.integration
 
@@ -52,3 +55,18 @@ async def test_module_serves_sockets_and_never_logs_the_token(
     text = log.read_text()
     assert "/api/v1/ws/tasks" in text and "[accepted]" in text
     assert secret_token not in text and secret_token.split(".")[2] not in text
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="Linux only")
+def test_every_accepted_socket_has_the_dead_peer_timeout_and_uvicorn_sends_no_pings() -> None:
+    settings = NotifierSettings(jwt_secret=SECRET, port=free_port(), peer_timeout_seconds=7.5)
+    config = server_config(settings, app=object())  # type: ignore[arg-type]
+    # Our heartbeat frames and the kernel's timeout find dead peers; uvicorn's pings are off.
+    assert config.ws_ping_interval is None and config.ws_ping_timeout is None
+    sock = listener(config, settings)
+    with sock:
+        sock.listen()
+        with socket.create_connection(sock.getsockname()[:2]):
+            accepted, _ = sock.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 7500

@@ -226,3 +226,48 @@ async def test_a_nats_older_than_the_minimum_is_refused_and_the_rows_wait(
         assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == len(written)
     finally:
         await conn.close()
+
+
+class _SlowMarker:
+    """A marking connection whose UPDATE waits until released (a slow commit, say)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.release = asyncio.Event()
+        self.marks = 0
+
+    async def execute(self, query: str, *args: object) -> str:
+        self.marks += 1
+        await self.release.wait()
+        result: str = await self.conn.execute(query, *args)
+        return result
+
+
+async def test_the_next_batch_is_published_while_the_last_one_is_still_being_marked(
+    dsn: str, nats_server: EmbeddedNats
+) -> None:
+    task = uuid.uuid4()
+    relay = make_relay(dsn, nats_server.url)
+    conn, marker_conn = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    marker = _SlowMarker(marker_conn)
+    try:
+        first = await insert_events(dsn, [task], versions=1)
+        assert await relay.drain_once(conn, marker) == 1  # type: ignore[arg-type]
+        # Its mark is held: the next version of the same task is published now, and the row being
+        # marked is not sent again.
+        second = await insert_events(dsn, [task], versions=1)
+        drained = asyncio.create_task(relay.drain_once(conn, marker))  # type: ignore[arg-type]
+        async with asyncio.timeout(10):
+            while len(await read_stream(nats_server.url)) < 2:
+                await asyncio.sleep(0.02)
+        assert not drained.done() and marker.marks == 1  # waiting for the first mark before its own
+        marker.release.set()
+        assert await drained == 1
+        assert await relay.drain_once(conn, marker) == 0  # type: ignore[arg-type]
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+    finally:
+        await relay._publisher.close()
+        await conn.close()
+        await marker_conn.close()
+    stored = [s.data for s in await read_stream(nats_server.url)]
+    assert [e["event_id"] for e in stored] == [first[0]["event_id"], second[0]["event_id"]]

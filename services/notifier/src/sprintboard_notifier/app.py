@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypedDict
@@ -36,17 +37,10 @@ class NotifierState(TypedDict):
 
 def to_delivery(seq: int, data: bytes, event: AnyWireEvent) -> Delivery:
     """The hub routes by these fields and forwards the body as published (unknown fields kept): the
-    checked bytes themselves, never decoded a second time. Ids are matched in lowercase, as
-    subscriptions are (the contract's UUID pattern also takes uppercase hex)."""
-    sprint = event.sprint_id
+    checked bytes themselves, never decoded a second time. The ids as sent: `Delivery.routes` matches
+    them in lowercase, as subscriptions are (the contract's UUID pattern also takes uppercase hex)."""
     return Delivery(
-        seq,
-        event.tenant_id,
-        event.project_id.lower(),
-        sprint.lower() if sprint is not None else None,
-        event.story_id.lower(),
-        event.timestamp,
-        data,
+        seq, event.tenant_id, event.project_id, event.sprint_id, event.story_id, event.timestamp, data
     )
 
 
@@ -146,15 +140,32 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
 def server_config(
     settings: NotifierSettings, app: FastAPI | None = None, **overrides: object
 ) -> uvicorn.Config:
-    """How the notifier is served: frame size limit at the server, no deflate, ws_server.py."""
+    """How the notifier is served: frame size limit at the server, no deflate, ws_server.py, and no
+    protocol pings of uvicorn's own: an idle socket already gets a heartbeat frame every
+    `heartbeat_seconds`, and a peer that stops acknowledging what is written is dropped by the kernel
+    after `peer_timeout_seconds` (`listener`; docs/operations.md, "Dead peers")."""
     options: dict[str, object] = {
         "ws": TaskSocketProtocol,
         "host": settings.host,
         "port": settings.port,
         "ws_max_size": settings.max_frame_bytes,
         "ws_per_message_deflate": False,
+        "ws_ping_interval": None,
+        "ws_ping_timeout": None,
         "lifespan": "on",
         "log_level": settings.log_level,
     }
     options.update(overrides)
     return uvicorn.Config(app or create_app(settings), **options)  # type: ignore[arg-type]
+
+
+def listener(config: uvicorn.Config, settings: NotifierSettings) -> socket.socket:
+    """The listening socket, bound as uvicorn binds it, with TCP_USER_TIMEOUT set (where the platform has
+    it): every accepted socket inherits it, so a connection whose written bytes stay unacknowledged for
+    `peer_timeout_seconds` is aborted by the kernel and its session closed. With the heartbeat frames
+    that is how a dead peer is found, within `heartbeat_seconds + peer_timeout_seconds`."""
+    sock = config.bind_socket()
+    if hasattr(socket, "TCP_USER_TIMEOUT"):
+        millis = round(settings.peer_timeout_seconds * 1000)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, millis)
+    return sock

@@ -49,6 +49,9 @@ class NotifierSettings(NatsFields, JwtFields, StreamFields, BaseSettings):
     # How long a new socket's events wait for its first subscribe (see the hub's pending hold).
     subscribe_grace_seconds: float = Field(default=0.5, ge=0)
     heartbeat_seconds: float = Field(default=20.0, gt=0)
+    # A socket whose written frames (a heartbeat at least) stay unacknowledged this long is dropped by
+    # the kernel (TCP_USER_TIMEOUT): dead peers are found without WebSocket pings.
+    peer_timeout_seconds: float = Field(default=20.0, gt=0)
     auth_timeout_seconds: float = Field(default=5.0, gt=0)
     max_frame_bytes: int = Field(default=65_536, ge=1024)
     max_subscriptions: int = Field(default=100, ge=1)

@@ -16,8 +16,8 @@ def test_the_memory_keeps_the_latest_events_per_tenant_and_moves_its_floor() -> 
     for seq in range(11, 17):
         recent.append(delivery(seq, tenant=T1 if seq % 2 else T2))
     assert len(recent) == 4 and recent.floor == 12
-    assert [k.delivery.seq for k in recent.since(T1, 0, 100)] == [13, 15]
-    assert [k.delivery.seq for k in recent.since(T2, 12, 15)] == [14]
+    assert [d.seq for d in recent.since(T1, 0, 100)] == [13, 15]
+    assert [d.seq for d in recent.since(T2, 12, 15)] == [14]
     assert recent.since("org-none", 0, 100) == []
 
 

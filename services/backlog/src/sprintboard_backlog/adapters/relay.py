@@ -50,9 +50,10 @@ class RelayMetrics:
         )
 
 
+# Rows acked but still being marked ($2) are left out: they are published, only not yet on record.
 _FETCH = """
 SELECT id, event_id, task_id, subject, payload, created_at
-FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1
+FROM outbox WHERE published_at IS NULL AND NOT (id = ANY($2::bigint[])) ORDER BY id LIMIT $1
 """
 _MARK = "UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])"
 _COUNT_PENDING = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
@@ -103,6 +104,10 @@ class OutboxRelay:
         self._is_leader = False
         self._running = False
         self._last_purge = 0.0
+        # The mark of the last acked batch, running on its own connection while the next batch is fetched
+        # and published: marking is bookkeeping, and an event committed meanwhile should not wait for it.
+        self._marking: asyncio.Task[object] | None = None
+        self._marking_ids: list[int] = []
 
     @property
     def is_leader(self) -> bool:
@@ -159,6 +164,7 @@ class OutboxRelay:
         conn: asyncpg.Connection = await asyncpg.connect(
             self._dsn, timeout=self._lock_timeout, command_timeout=self._lock_timeout
         )
+        marker: asyncpg.Connection | None = None
         try:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK_KEY):
                 await asyncio.sleep(self._poll_interval)
@@ -166,9 +172,12 @@ class OutboxRelay:
             log.info("outbox relay is the leader")
             await conn.add_listener(WAKE_CHANNEL, self._on_notify)
             await self._publisher.connect()
+            marker = await asyncpg.connect(
+                self._dsn, timeout=self._lock_timeout, command_timeout=self._lock_timeout
+            )
             while True:
                 self._wake.clear()
-                published = await self.drain_once(conn)
+                published = await self.drain_once(conn, marker)
                 if published:
                     continue  # more may be waiting: no sleep while there is work
                 await self._housekeeping(conn)
@@ -178,16 +187,30 @@ class OutboxRelay:
             if self._is_leader:
                 log.warning("outbox relay is no longer the leader")
             self._set_leader(False)
+            marking, self._marking, self._marking_ids = self._marking, None, []
+            if marking is not None:
+                # Acked, maybe not marked: the next leader sends them again and JetStream drops the copies.
+                marking.cancel()
+                if marking.done() and not marking.cancelled():
+                    marking.exception()  # retrieved: the failure that ended the lead is already on its way
             # Never a polite close: on a connection that stopped answering it would wait for nothing.
             conn.terminate()
+            if marker is not None:
+                marker.terminate()
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
-    async def drain_once(self, conn: asyncpg.Connection) -> int:
-        """Publish one batch and mark it; return how many rows were published."""
-        rows = first_row_per_task(await conn.fetch(_FETCH, self._batch_size))
+    async def drain_once(self, conn: asyncpg.Connection, marker: asyncpg.Connection | None = None) -> int:
+        """Publish one batch and mark it; return how many rows were published.
+
+        With `marker` (a second connection) the mark runs while the next batch is fetched and published,
+        so the publish of what was committed meanwhile never waits for it; at most one mark is in flight,
+        and its failure surfaces at the next call. Order holds: a row is fetched only after every earlier
+        row of its task was acked (`first_row_per_task`, and the rows being marked are left out)."""
+        rows = first_row_per_task(await conn.fetch(_FETCH, self._batch_size, self._marking_ids))
         if not rows:
+            await self._marked()
             self._metrics.pending.set(0)
             return 0
         await self._publisher.publish_batch(
@@ -199,11 +222,25 @@ class OutboxRelay:
             ]
         )
         acked_at = datetime.now(UTC)
-        await conn.execute(_MARK, [r["id"] for r in rows])
+        await self._marked()
+        ids = [r["id"] for r in rows]
+        if marker is None:
+            await conn.execute(_MARK, ids)
+        else:
+            self._marking, self._marking_ids = asyncio.create_task(marker.execute(_MARK, ids)), ids
         self._metrics.published.inc(len(rows))
         for r in rows:
             self._metrics.lag.observe(max(0.0, (acked_at - r["created_at"]).total_seconds()))
         return len(rows)
+
+    async def _marked(self) -> None:
+        """Wait for the mark in flight, if any (raising what it raised)."""
+        marking, self._marking = self._marking, None
+        if marking is not None:
+            try:
+                await marking
+            finally:
+                self._marking_ids = []
 
     async def _housekeeping(self, conn: asyncpg.Connection) -> None:
         self._metrics.pending.set(await conn.fetchval(_COUNT_PENDING))

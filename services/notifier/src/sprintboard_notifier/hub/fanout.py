@@ -11,7 +11,7 @@ from typing import Protocol
 
 from sprintboard_notifier.closecodes import SLOW_CLIENT
 from sprintboard_notifier.hub.delivery import Delivery, SubscriptionKey
-from sprintboard_notifier.hub.recent import Kept, RecentEvents
+from sprintboard_notifier.hub.recent import RecentEvents, replay_frame
 from sprintboard_notifier.hub.session import Outlet, Session
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.prepared import Frame
@@ -159,7 +159,7 @@ class Hub:
         if d.seq <= self.cursor:
             return  # a redelivery after the consumer reset: already fanned out
         self.cursor = d.seq
-        kept = self.recent.append(d)
+        self.recent.append(d)
         index = self._tenants.get(d.tenant_id)
         if index is None:
             return
@@ -171,7 +171,7 @@ class Hub:
         if keyed is None and not index.everyone:
             return
         frame = Frame.event(d, self.epoch, live=True)
-        kept.text = frame.text
+        d.kept = frame.text  # a resume from the memory replays the same text
         full: list[Session] = []
         # The hot loop: one call per socket, which mostly hands the shared frame to the socket's writer.
         for group in (index.everyone, keyed) if keyed is not None else (index.everyone,):
@@ -234,23 +234,23 @@ class Hub:
                     # The stream's subjects do not carry the tenant: this check is what keeps tenants apart.
                     if d.tenant_id != s.tenant_id:
                         continue
-                    if not await self._replay_one(s, keys, d, None):
+                    if not await self._replay_one(s, keys, d, kept=False):
                         return
         # The memory is indexed by tenant: `since` only ever returns this socket's tenant's events.
-        for k in recent:
-            if not await self._replay_one(s, keys, k.delivery, k):
+        for d in recent:
+            if not await self._replay_one(s, keys, d, kept=True):
                 return
         s.ledger.remember(after_seq, upto, keys)
 
     async def _replay_one(
-        self, s: Session, keys: frozenset[SubscriptionKey] | None, d: Delivery, kept: Kept | None
+        self, s: Session, keys: frozenset[SubscriptionKey] | None, d: Delivery, *, kept: bool
     ) -> bool:
         """Send one replayed event unless filtered out or already sent; False when the socket is gone."""
         if s.closed:
             return False
         if not d.matches(keys) or s.ledger.already_sent(d):
             return True
-        frame = kept.frame(self.epoch) if kept is not None else Frame.event(d, self.epoch, live=False)
+        frame = replay_frame(d, self.epoch) if kept else Frame.event(d, self.epoch, live=False)
         if not await s.put(frame, self._stall):
             self._overflow(s)
             return False
