@@ -35,6 +35,7 @@ import sys
 import uuid
 
 import nats
+from nats.aio.msg import Msg
 from nats.errors import TimeoutError as FetchTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -84,6 +85,19 @@ def handle(seq: int, subject: str, event: TaskEvent, payload: dict[str, object])
     print(json.dumps({"seq": seq, "subject": subject, **payload}), flush=True)
 
 
+async def confirm(msg: Msg, tries: int = 3, timeout: float = 5.0) -> None:
+    """Ack and wait for the server's confirmation. A busy server can take longer than nats-py's 1 s
+    default to answer, and that must not stop the consumer: each try waits `timeout`; after the last the
+    ack is probably applied anyway (JetStream redelivers it after `ack_wait` if not)."""
+    for attempt in range(1, tries + 1):
+        try:
+            await msg.ack_sync(timeout=timeout)
+            return
+        except FetchTimeout:
+            log.warning("ack of seq %d not confirmed within %.0f s (try %d of %d)",
+                        msg.metadata.sequence.stream, timeout, attempt, tries)  # fmt: skip
+
+
 async def consume(
     nats_url: str, durable: str, subject: str, deliver: str, stop: asyncio.Event, stream: str | None = None
 ) -> None:
@@ -118,7 +132,7 @@ async def consume(
                     await msg.term()  # never redelivered
                     continue
                 handle(msg.metadata.sequence.stream, msg.subject, event, json.loads(msg.data))
-                await msg.ack_sync()  # confirmed: a restart right now will not see it again
+                await confirm(msg)  # confirmed: a restart right now will not see it again
     finally:
         await nc.close()
 

@@ -44,14 +44,16 @@ class Consumer:
         async with asyncio.timeout(timeout):
             while len(self.lines) < count:
                 line = await self.process.stdout.readline()
-                assert line, f"consumer exited early with {await self.process.wait()}"
+                if not line:
+                    code, errors = await self.process.wait(), await self.process.stderr.read()
+                    raise AssertionError(f"consumer exited early with {code}: {errors.decode()[-3000:]}")
                 self.lines.append(json.loads(line))
 
     async def stop(self) -> list[dict[str, Any]]:
         """SIGTERM (a clean stop), then whatever else it printed."""
         self.process.send_signal(signal.SIGTERM)
-        rest, _ = await asyncio.wait_for(self.process.communicate(), 15)
-        assert self.process.returncode == 0
+        rest, errors = await asyncio.wait_for(self.process.communicate(), 15)
+        assert self.process.returncode == 0, errors.decode(errors="replace")[-3000:]
         self.lines += [json.loads(line) for line in rest.splitlines() if line.strip()]
         return self.lines
 
