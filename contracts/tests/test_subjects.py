@@ -14,6 +14,7 @@ from sprintboard_contracts.subjects import (
     ALL_TASK_EVENTS,
     ALL_V1,
     ALL_V2,
+    MAX_FEED_FILTERS,
     STREAM_NAME,
     STREAM_SUBJECTS,
     SUBJECT_PREFIX,
@@ -29,6 +30,7 @@ from sprintboard_contracts.subjects import (
     filter_v2_for_project,
     filter_v2_for_sprint,
     filter_v2_for_tenant,
+    filters_for_feed,
     parse_subject,
     parse_subject_v2,
     subject_for,
@@ -347,3 +349,70 @@ async def test_a_nats_server_routes_v2_subjects_by_tenant(nats_url: str) -> None
             assert received[tenant] == [subject for other, _, _, subject in published if other == tenant]
     finally:
         await client.close()
+
+
+# (sprint ids, project ids, whole tenant) of the feeds a socket can have.
+Feed = tuple[set[uuid.UUID], set[uuid.UUID], bool]
+FEEDS: list[Feed] = [
+    ({SPRINT}, set(), False),
+    ({SPRINT, OTHER_SPRINT}, set(), False),
+    (set(), {PROJECT}, False),
+    (set(), {PROJECT, OTHER}, False),
+    ({SPRINT}, {PROJECT}, False),
+    ({SPRINT}, set(), True),
+    (set(), set(), False),
+]
+
+
+def covers(pattern: str, other: str) -> bool:
+    """Whether every subject `other` matches is matched by `pattern` (as NATS checks consumer filters)."""
+    want, have = pattern.split("."), other.split(".")
+    for index, token in enumerate(want):
+        if token == ">":
+            return len(have) > index
+        if index >= len(have) or have[index] == ">" or token not in ("*", have[index]):
+            return False
+    return len(want) == len(have)
+
+
+def in_feed(feed: Feed, project: uuid.UUID, sprint: uuid.UUID | None) -> bool:
+    sprints, projects, whole = feed
+    return whole or not (sprints or projects) or sprint in sprints or project in projects
+
+
+@pytest.mark.parametrize("feed", FEEDS)
+def test_feed_filters_match_the_feeds_v2_events_and_every_v1_event_it_may_get(feed: Feed) -> None:
+    sprints, projects, whole = feed
+    filters = filters_for_feed("a.b", sprints, projects, whole_tenant=whole)
+    assert list(filters) == sorted(set(filters))
+    # NATS refuses a consumer whose filters overlap (one the subset of another), so none may.
+    assert not [(a, b) for a in filters for b in filters if a != b and covers(b, a)], filters
+    for tenant, project, sprint, subject in all_v2_subjects():
+        wanted = tenant == "a.b" and in_feed(feed, project, sprint)
+        assert any(matches(f, subject) for f in filters) == wanted, (filters, subject)
+    # v1 subjects carry no tenant or sprint: a feed with a sprint, a story or a whole tenant reads them all.
+    for project in (PROJECT, OTHER):
+        legacy = subject_for(project, EventType.TASK_CREATED)
+        wanted = sprints or whole or not projects or project in projects
+        assert any(matches(f, legacy) for f in filters) == bool(wanted), (filters, legacy)
+
+
+def test_feed_filters_of_a_whole_tenant_a_story_or_too_many_subscriptions_are_the_tenant_filter() -> None:
+    tenant_wide = (ALL_V1, filter_v2_for_tenant("a.b"))
+    # Why a tenant-wide feed has no other v2 filter: NATS would refuse the pair.
+    assert covers(filter_v2_for_tenant("a.b"), filter_v2_for_sprint("a.b", SPRINT))
+    assert not covers(filter_v2_for_sprint("a.b", SPRINT), filter_v2_for_project("a.b", PROJECT))
+    assert filters_for_feed("a.b") == tenant_wide
+    assert filters_for_feed("a.b", [SPRINT], whole_tenant=True) == tenant_wide
+    many = [uuid.uuid4() for _ in range(MAX_FEED_FILTERS)]
+    assert filters_for_feed("a.b", many) == tenant_wide
+    assert filters_for_feed("a.b", project_ids=many) == tenant_wide
+    assert len(filters_for_feed("a.b", many[:-1])) == MAX_FEED_FILTERS
+
+
+def test_feed_filters_name_each_subscription_once_in_canonical_form() -> None:
+    both = filters_for_feed("a.b", [SPRINT, str(SPRINT).upper()], [PROJECT, str(PROJECT)])
+    own = [ALL_V1, filter_v2_for_project("a.b", PROJECT), filter_v2_for_sprint("a.b", SPRINT)]
+    assert both == tuple(sorted(own))
+    projects = filters_for_feed("a.b", project_ids=[PROJECT, str(PROJECT).upper()])
+    assert projects == tuple(sorted([filter_for_project(PROJECT), filter_v2_for_project("a.b", PROJECT)]))

@@ -7,6 +7,7 @@ v1: `backlog.tasks.v1.<project_id>.<type>`; v2, which carries what NATS routes b
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
@@ -175,6 +176,32 @@ def filter_v2_for_project(tenant_id: str, project_id: UUID | str) -> str:
 def filter_v2_for_sprint(tenant_id: str, sprint_id: UUID | str | None) -> str:
     """The subject filter matching every v2 event of one tenant's sprint (`None`: the tasks in no sprint)."""
     return _v2(tenant_token(tenant_id), "*", _sprint_token(sprint_id), "*")
+
+
+# Past this many filters a feed is read by its tenant filter: a consumer with hundreds of filters costs the
+# server more than the other subscriptions' events it would spare.
+MAX_FEED_FILTERS = 32
+
+
+def filters_for_feed(
+    tenant_id: str,
+    sprint_ids: Iterable[UUID | str] = (),
+    project_ids: Iterable[UUID | str] = (),
+    *,
+    whole_tenant: bool = False,
+) -> tuple[str, ...]:
+    """Filters matching every stored event a feed of `tenant_id` may get: the v2 events of its sprints and
+    projects (of the whole tenant if `whole_tenant`, or if it names none), and the v1 events stored before
+    the upgrade, which carry no tenant (all of them, or only its projects' when it follows projects alone).
+    A superset: the reader still checks each event. No filter is another's subset or a duplicate, so the
+    tuple is valid as one consumer's `filter_subjects` (NATS >= 2.10); sorted, so equal feeds read alike."""
+    sprints = {filter_v2_for_sprint(tenant_id, s) for s in sprint_ids}
+    projects = set(project_ids)
+    v2 = sprints | {filter_v2_for_project(tenant_id, p) for p in projects}
+    v1 = {filter_for_project(p) for p in projects} if projects and not sprints else {ALL_V1}
+    if whole_tenant or not v2 or len(v2) + len(v1) > MAX_FEED_FILTERS:
+        v2, v1 = {filter_v2_for_tenant(tenant_id)}, {ALL_V1}
+    return tuple(sorted(v2 | v1))
 
 
 def parse_subject_v2(subject: str) -> SubjectV2:

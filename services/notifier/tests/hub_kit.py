@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator
 
 import orjson
 
-from sprintboard_notifier.hub import Delivery, HistoryGap, Hub, Session
+from sprintboard_notifier.hub import Delivery, HistoryGap, Hub, Session, SubscriptionKey
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.prepared import Frame
 
@@ -36,11 +36,13 @@ class MemorySource:
         self.during_replay: list[Delivery] = []
         self.hub: Hub | None = None
         self.reads = 0
+        self.asked: list[tuple[str, frozenset[SubscriptionKey] | None]] = []  # each replay's feed
 
     async def replay(
-        self, project_ids: frozenset[str] | None, from_seq: int, to_seq: int
+        self, tenant_id: str, keys: frozenset[SubscriptionKey] | None, from_seq: int, to_seq: int
     ) -> AsyncGenerator[Delivery, None]:
         self.reads += 1
+        self.asked.append((tenant_id, keys))
         if from_seq < self.first_seq:
             raise HistoryGap(f"{from_seq} is older than the store keeps")
         for d in self.events:

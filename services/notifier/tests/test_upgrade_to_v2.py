@@ -29,12 +29,9 @@ def old_nats() -> Iterator[str]:
         server.cleanup()
 
 
-@pytest.mark.parametrize("scope", ["project", "tenant"])
-async def test_a_resume_from_before_the_upgrade_gets_the_v1_and_the_v2_events(
-    old_nats: str, scope: str
-) -> None:
-    board = Board(TENANT)
-    nc = await nats.connect(old_nats)
+async def stored_before_the_upgrade(nats_url: str, events: list[contract.OwnershipTaken]) -> str:
+    """BACKLOG_TASKS as the version before v2 made it, holding `events` on v1 subjects; its epoch."""
+    nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
         await js.add_stream(
@@ -42,18 +39,26 @@ async def test_a_resume_from_before_the_upgrade_gets_the_v1_and_the_v2_events(
                 name=STREAM_NAME, subjects=["backlog.tasks.>"], duplicate_window=120, allow_direct=True
             )
         )
-        old = [make_event(board) for _ in range(3)]
-        for event in old:  # as the relay before v2 published them
+        for event in events:  # as the relay before v2 published them
             await js.publish(
                 subject_for(event.project_id, EventType.OWNERSHIP_TAKEN),
                 contract.event_to_json(event),
                 headers={"Nats-Msg-Id": str(event.event_id)},
             )
-        epoch = stream_epoch(await js.stream_info(STREAM_NAME))
+        return stream_epoch(await js.stream_info(STREAM_NAME))
     finally:
         await nc.close()
 
-    sub = {"project_id": str(board.project_id)} if scope == "project" else {}
+
+@pytest.mark.parametrize("scope", ["project", "sprint", "tenant"])
+async def test_a_resume_from_before_the_upgrade_gets_the_v1_and_the_v2_events(
+    old_nats: str, scope: str
+) -> None:
+    board = Board(TENANT)
+    old = [make_event(board) for _ in range(3)]
+    epoch = await stored_before_the_upgrade(old_nats, old)
+
+    sub = {f"{scope}_id": str(getattr(board, f"{scope}_id"))} if scope != "tenant" else {}
     new = [make_event(board) for _ in range(3)]
     async with run_notifier(old_nats) as notifier, publisher(old_nats) as pub:
         info = await pub.js.stream_info(STREAM_NAME)
@@ -80,3 +85,51 @@ async def test_a_resume_from_before_the_upgrade_gets_the_v1_and_the_v2_events(
         live = make_event(board)
         await pub.publish(live)
         assert [e["event_id"] for e in await c.events(1)] == [str(live.event_id)]
+
+
+async def test_a_stored_resume_reads_only_its_sprints_and_projects_and_the_v1_events(old_nats: str) -> None:
+    """A resume from the stream reads what the socket may get, not every tenant's events in the range:
+    the v2 events of its subscriptions' tenant, sprints and projects, and the v1 ones (which carry no
+    tenant); it still sends exactly its own, in order. Other tenants share the ids, so only the tenant
+    token of the subject keeps their events out of the read."""
+    board, elsewhere = Board(TENANT), Board(TENANT)  # elsewhere: another project and sprint, same tenant
+    twins = [Board(f"{TENANT}-{i}", board.project_id, board.sprint_id, board.stories) for i in range(3)]
+    old = [make_event(b) for b in (board, elsewhere, twins[0], board)]
+    epoch = await stored_before_the_upgrade(old_nats, old)
+    new = []
+    async with publisher(old_nats) as pub:
+        for i in range(300):  # more than one stream read of other tenants' events
+            new.append(make_event(twins[i % 3]))
+            if i % 20 == 0:
+                new.append(make_event(board))
+                new.append(make_event(board, sprint=False))  # the sprint's project, in no sprint
+                new.append(make_event(elsewhere))
+        for event in new:
+            await pub.publish(event)
+    for sub, wanted in (
+        ([{"sprint_id": str(board.sprint_id)}], lambda e: e.sprint_id == board.sprint_id),
+        (
+            [{"sprint_id": str(board.sprint_id)}, {"project_id": str(elsewhere.project_id)}],
+            lambda e: e.sprint_id == board.sprint_id or e.project_id == elsewhere.project_id,
+        ),
+        ([{"project_id": str(board.project_id)}], lambda e: e.project_id == board.project_id),
+    ):
+        # A fresh instance remembers nothing: the whole gap is read from the stream.
+        async with run_notifier(old_nats) as notifier, client(notifier, token(TENANT), auth="frame") as c:
+            await c.control("welcome")
+            # With one subscription the resume names it; with several, it is of the socket's whole feed.
+            resume = {"type": "subscribe", **sub[0]} if len(sub) == 1 else {"type": "subscribe"}
+            for one in sub if len(sub) > 1 else []:
+                await c.send({"type": "subscribe", **one})
+                await c.control("subscribed")
+            await c.send({**resume, "resume_from": {"seq": 0, "epoch": epoch}})
+            mine = [e for e in old + new if e.tenant_id == TENANT and wanted(e)]
+            got = await c.events(len(mine))
+            assert [e["event_id"] for e in got] == [str(e.event_id) for e in mine]
+            assert [e["seq"] for e in got] == sorted(e["seq"] for e in got)
+            assert await c.quiet(0.3) == []
+            # Read: every v1 event of the stream when a sprint is followed (v1 subjects carry no sprint),
+            # else only the project's; and the v2 events of this tenant that the feed may get.
+            v1_read = [e for e in old if len(sub) > 1 or "sprint_id" in sub[0] or wanted(e)]
+            v2_read = [e for e in new if e.tenant_id == TENANT and wanted(e)]
+            assert notifier.app.state.bridge.history.messages == len(v1_read) + len(v2_read)

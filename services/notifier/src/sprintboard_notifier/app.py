@@ -12,12 +12,13 @@ from typing import TypedDict
 import uvicorn
 from fastapi import FastAPI
 
+from sprintboard_contracts.subjects import filters_for_feed
 from sprintboard_contracts.wire import AnyWireEvent
 from sprintboard_kit.logs import install_redaction
 from sprintboard_kit.operations import NotReady, operations_router
 from sprintboard_notifier.asyncapi import router as asyncapi_router
 from sprintboard_notifier.client import Clients
-from sprintboard_notifier.hub import Delivery, Hub
+from sprintboard_notifier.hub import KEY_KINDS, Delivery, Hub, SubscriptionKey
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.prepared import Frame
 from sprintboard_notifier.presence import Presence, PresenceCollector
@@ -78,12 +79,15 @@ class StreamBridge:
         self.hub.publish(to_delivery(seq, data, event))
 
     async def replay(
-        self, project_ids: frozenset[str] | None, from_seq: int, to_seq: int
+        self, tenant_id: str, keys: frozenset[SubscriptionKey] | None, from_seq: int, to_seq: int
     ) -> AsyncGenerator[Delivery, None]:
-        # Unfiltered: the hub applies the tenant and every subscription. No one NATS filter matches a
-        # project on both the v2 subjects and the v1 ones stored before an upgrade (docs/events.md).
-        del project_ids
-        async with contextlib.aclosing(self.history.replay(None, from_seq, to_seq)) as stored:
+        # Only what the feed may get is read (its tenant's sprints and projects, and the v1 events stored
+        # before the upgrade); the hub still applies the tenant and every subscription (docs/events.md).
+        ids = {kind: [i for k, i in keys or () if k == kind] for kind in KEY_KINDS}
+        filters = filters_for_feed(
+            tenant_id, ids["sprint"], ids["project"], whole_tenant=not keys or bool(ids["story"])
+        )
+        async with contextlib.aclosing(self.history.replay(filters, from_seq, to_seq)) as stored:
             async for m in stored:
                 yield to_delivery(m.seq, m.data, m.event)
 

@@ -7,6 +7,7 @@ import pytest
 from hub_kit import (
     OTHER_SPRINT,
     SPRINT,
+    T1,
     T2,
     delivery,
     drained,
@@ -139,3 +140,19 @@ async def test_a_pending_socket_that_resumes_gets_the_replay_first() -> None:
     assert event_seqs(s) == [2, 3, 4, 5, 6]
     await hub.go_live(s)  # the grace timer firing late changes nothing
     assert event_seqs(s) == []
+
+
+async def test_a_replay_asks_the_source_for_the_sockets_tenant_and_the_feed_it_resumes() -> None:
+    hub, source, _ = make_hub()
+    feed(hub, source, *(delivery(seq) for seq in range(1, 4)))
+    named, whole, everything = (open_socket(hub) for _ in range(3))
+    hub.subscribe(whole, ("sprint", SPRINT))
+    hub.subscribe(whole, ("project", "p-1"))
+    assert await hub.resume(named, ("sprint", SPRINT), 0, "epoch-1")
+    assert await hub.resume(whole, None, 0, "epoch-1")
+    assert await hub.resume(everything, None, 0, "epoch-1")
+    assert source.asked == [
+        (T1, frozenset({("sprint", SPRINT)})),
+        (T1, frozenset({("sprint", SPRINT), ("project", "p-1")})),
+        (T1, None),
+    ]

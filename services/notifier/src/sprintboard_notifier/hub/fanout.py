@@ -24,9 +24,10 @@ class EventSource(Protocol):
     """The stored events beyond the hub's memory, for a resume (implemented over JetStream in app wiring)."""
 
     def replay(
-        self, project_ids: frozenset[str] | None, from_seq: int, to_seq: int
+        self, tenant_id: str, keys: frozenset[SubscriptionKey] | None, from_seq: int, to_seq: int
     ) -> AsyncGenerator[Delivery, None]:
-        """Every stored event with `from_seq <= seq <= to_seq`, in order, or `HistoryGap` part-way."""
+        """Every stored event with `from_seq <= seq <= to_seq` that a feed of this tenant with these
+        subscriptions (None: tenant-wide) may get, and maybe others, in order; or `HistoryGap` part-way."""
         ...
 
 
@@ -228,10 +229,10 @@ class Hub:
         floor = self.recent.floor
         recent = self.recent.since(s.tenant_id, max(after_seq, floor), upto)
         if after_seq < floor:
-            projects = frozenset({key[1]}) if key is not None and key[0] == "project" else None
-            async with aclosing(self._source.replay(projects, after_seq + 1, min(floor, upto))) as stored:
+            source = self._source.replay(s.tenant_id, keys, after_seq + 1, min(floor, upto))
+            async with aclosing(source) as stored:
                 async for d in stored:
-                    # The stream's subjects do not carry the tenant: this check is what keeps tenants apart.
+                    # The source may give more (v1 subjects carry no tenant): this keeps tenants apart.
                     if d.tenant_id != s.tenant_id:
                         continue
                     if not await self._replay_one(s, keys, d, kept=False):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
@@ -51,16 +51,19 @@ class StreamHistory:
         self._read_timeout = read_timeout
         self._wait_timeout = wait_timeout
         self.reads = 0  # batches read, for tests and logs
+        self.messages = 0  # stored messages read, for tests and logs
 
     async def replay(
-        self, filter_subject: str | None, from_seq: int, to_seq: int
+        self, filters: Sequence[str], from_seq: int, to_seq: int
     ) -> AsyncGenerator[StoredMessage, None]:
-        """Stored events with from_seq <= seq <= to_seq, in order; `HistoryGap` when not all can be read."""
+        """Stored events with from_seq <= seq <= to_seq whose subject matches one of `filters` (none: every
+        subject), in order; `HistoryGap` when not all can be read. Filters must not overlap (NATS refuses
+        a consumer whose filters do)."""
         if to_seq < from_seq:
             return
         first = True
         while True:
-            batch, last, done = await self._read(filter_subject, from_seq, to_seq, check_bounds=first)
+            batch, last, done = await self._read(filters, from_seq, to_seq, check_bounds=first)
             first = False
             for m in batch:
                 yield m
@@ -69,7 +72,7 @@ class StreamHistory:
             from_seq = last + 1
 
     async def _read(
-        self, filter_subject: str | None, from_seq: int, to_seq: int, check_bounds: bool
+        self, filters: Sequence[str], from_seq: int, to_seq: int, check_bounds: bool
     ) -> tuple[list[StoredMessage], int, bool]:
         """One batch: the events read, the last seq read, and whether the range is done."""
         try:
@@ -78,7 +81,7 @@ class StreamHistory:
         except TimeoutError:
             raise HistoryGap("no stream reader free in time") from None
         try:
-            return await self._read_batch(filter_subject, from_seq, to_seq, check_bounds)
+            return await self._read_batch(filters, from_seq, to_seq, check_bounds)
         except HistoryGap:
             raise
         except Exception as exc:
@@ -88,7 +91,7 @@ class StreamHistory:
             self._slots.release()
 
     async def _read_batch(
-        self, filter_subject: str | None, from_seq: int, to_seq: int, check_bounds: bool
+        self, filters: Sequence[str], from_seq: int, to_seq: int, check_bounds: bool
     ) -> tuple[list[StoredMessage], int, bool]:
         js = self._jetstream()
         async with asyncio.timeout(self._read_timeout):
@@ -106,7 +109,7 @@ class StreamHistory:
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                 opt_start_seq=from_seq,
                 ack_policy=AckPolicy.NONE,
-                filter_subject=filter_subject,  # one subject: NATS 2.9 has no multi-filter consumers
+                filter_subjects=list(filters) or None,  # several: NATS >= 2.10
                 inactive_threshold=30.0,  # the server cleans up after us if we vanish mid-read
                 mem_storage=True,
                 num_replicas=1,
@@ -133,6 +136,7 @@ class StreamHistory:
         if not msgs:
             raise HistoryGap("a stream read returned nothing")
         self.reads += 1
+        self.messages += len(msgs)
         out: list[StoredMessage] = []
         last = from_seq
         for m in msgs:
