@@ -56,6 +56,7 @@ class ServiceProcess:
                 if r.status == 200:
                     return self
             time.sleep(0.1)
+        self.stop()  # never ready: not counted as started, so nothing else would stop it
         raise RuntimeError(f"{self.module} not answering {self.health_path} in {timeout}s:\n{self.tail()}")
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 20.0) -> None:
