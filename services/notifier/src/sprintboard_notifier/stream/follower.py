@@ -253,6 +253,14 @@ class StreamFollower:
         if feed.users <= 0:
             feed.users = 0
             feed.idle_since = time.monotonic()
+            asyncio.get_running_loop().call_later(self._linger, self._drop_idle, feed)
+
+    def _drop_idle(self, feed: Feed) -> None:
+        # A feed that was needed again in between is idle since later: its own timer drops it.
+        idle_since = feed.idle_since
+        idle = idle_since is not None and time.monotonic() - idle_since >= self._linger * 0.999
+        if feed.users == 0 and idle and not feed.dropped:
+            self._drop(feed)
 
     async def _first_consumer(self, feed: Feed) -> None:
         assert feed.ready is not None
@@ -418,16 +426,12 @@ class StreamFollower:
 
     async def _watch(self) -> None:
         """Every two heartbeats: a feed with no delivery and no heartbeat is restarted (its consumer is gone:
-        NATS restarted, say), and feeds idle past the linger are dropped."""
+        NATS restarted, say)."""
         while True:
             await asyncio.sleep(2 * HEARTBEAT_SECONDS)
             nc = self._nc
             connected = nc is not None and nc.is_connected
-            idle_before = time.monotonic() - self._linger
             for feed in list(self._feeds.values()):
-                if feed.users == 0 and feed.idle_since is not None and feed.idle_since <= idle_before:
-                    self._drop(feed)
-                    continue
                 now = feed.progress()
                 if now == feed.seen and connected and feed.consumers:
                     self._restart_soon(feed, "no heartbeat from the consumer")
