@@ -123,7 +123,12 @@ class StreamFollower:
 
     @property
     def running(self) -> bool:
-        return self._js is not None and self._nc is not None and self._nc.is_connected
+        """Connected, the stream known, and (following every tenant) its consumer in place."""
+        connected = self._js is not None and self._nc is not None and self._nc.is_connected
+        if not self.follow_all:
+            return connected
+        feed = self._feeds.get(EVERY_TENANT)
+        return connected and feed is not None and feed.sub is not None
 
     @property
     def tenants(self) -> int:
