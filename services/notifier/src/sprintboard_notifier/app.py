@@ -70,6 +70,7 @@ class StreamBridge:
             name=f"sprintboard-notifier-{settings.instance_id}",
             follow_all=follow_all,
             linger_seconds=settings.interest_linger_seconds,
+            warm_events=settings.history_events,
             max_creates=settings.follow_creates,
             create_timeout=settings.follow_timeout_seconds,
         )

@@ -63,7 +63,8 @@ async def test_an_instance_reads_only_the_tenants_of_its_sockets_and_drops_one_a
             event = make_event(theirs)
             await pub.publish(event)
             assert [e["event_id"] for e in await c.events(1)] == [str(event.event_id)]
-        assert received(notifier) - before == 1
+        # Its new feed warmed the memory with its 5 earlier events; `mine`'s, unfollowed, never came.
+        assert received(notifier) - before == 6
 
 
 async def test_an_instance_that_follows_every_tenant_reads_every_event(nats_url: str, tenant: str) -> None:
@@ -148,3 +149,22 @@ async def test_sockets_that_come_and_go_while_events_flow_get_exactly_their_even
             assert seqs, f"session {n} got no event of sprint {sprint}"
             expected = [s for s, t, sp in published if t == tenant_id and sp == sprint and s > welcome_seq]
             assert seqs == expected[: len(seqs)], f"session {n}: a gap, a repeat or another's event"
+
+
+async def test_a_new_tenant_feed_warms_the_memory_so_resumes_need_no_stream_read(
+    nats_url: str, tenant: str
+) -> None:
+    # Sockets of a dead instance land here, where their tenant was not followed: the first one's feed
+    # starts NOTIFIER_HISTORY_EVENTS back, and every resume from inside that is served from memory.
+    board = Board(tenant)
+    async with run_notifier(nats_url) as notifier, publisher(nats_url) as pub:
+        seqs = [await pub.publish(make_event(board)) for _ in range(30)]
+        epoch = notifier.hub.epoch
+        for after in (seqs[9], seqs[20]):
+            async with client(notifier, token(tenant), auth="frame") as c:
+                await c.control("welcome")
+                await c.send({"type": "subscribe", "resume_from": {"seq": after, "epoch": epoch}})
+                assert [e["seq"] for e in await c.events(len([s for s in seqs if s > after]))] == [
+                    s for s in seqs if s > after
+                ]
+        assert notifier.app.state.bridge.history.reads == 0

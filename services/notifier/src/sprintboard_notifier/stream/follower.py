@@ -22,7 +22,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy, Header, StreamInfo
+from nats.js.api import Header, StreamInfo
 from nats.js.client import DEFAULT_JS_SUB_PENDING_BYTES_LIMIT, DEFAULT_JS_SUB_PENDING_MSGS_LIMIT
 
 from sprintboard_contracts.events import InvalidEvent
@@ -49,7 +49,8 @@ class Feed:
     order: DeliveryOrder = field(default_factory=DeliveryOrder)
     users: int = 0
     idle_since: float | None = None  # when `users` last fell to 0 (the feed is dropped after the linger)
-    ready: asyncio.Future[None] | None = None  # done once the first consumer is in place
+    ready: asyncio.Future[None] | None = None  # done once the first consumer has caught up
+    backlog: int = 0  # deliveries the first consumer owes (its warm-up) before the feed has caught up
     sub: Subscription | None = None
     consumer: str = ""
     beats: int = 0  # control messages seen (heartbeats, flow control), for the watchdog
@@ -89,6 +90,7 @@ class StreamFollower:
         name: str = "sprintboard-notifier",
         follow_all: bool = True,
         linger_seconds: float = 30.0,
+        warm_events: int = 10_000,
         max_creates: int = 16,
         create_timeout: float = 10.0,
     ) -> None:
@@ -103,6 +105,7 @@ class StreamFollower:
         self._name = name
         self.follow_all = follow_all
         self._linger = linger_seconds
+        self._warm = warm_events
         self._creates = asyncio.Semaphore(max_creates)
         self._create_timeout = create_timeout
         self._nc: Client | None = None
@@ -227,8 +230,8 @@ class StreamFollower:
     # -- interest ---------------------------------------------------------------------------------------
 
     async def follow(self, tenant_id: str) -> None:
-        """One more local socket needs `tenant_id`: returns once its events are followed (`on_follow` has
-        told where from); raises when the feed cannot be created now (NATS away, too slow)."""
+        """One more local socket needs `tenant_id`: returns once its events are followed and its feed has
+        caught up (`on_follow` has told where from); raises when that cannot be now (NATS away, too slow)."""
         if self.follow_all:
             return
         feed = self._feeds.get(tenant_id)
@@ -243,7 +246,8 @@ class StreamFollower:
             feed.idle_since = None
         assert feed.ready is not None
         try:
-            await asyncio.shield(feed.ready)
+            async with asyncio.timeout(self._create_timeout):
+                await asyncio.shield(feed.ready)
         except BaseException:
             if self._feeds.get(tenant_id) is feed:  # a failed feed is gone already
                 self.unfollow(tenant_id)
@@ -283,7 +287,13 @@ class StreamFollower:
             if not isinstance(exc, Exception):
                 raise
             return
-        if not feed.ready.done():
+        if not feed.backlog:
+            self._caught_up(feed)
+
+    @staticmethod
+    def _caught_up(feed: Feed) -> None:
+        feed.backlog = 0
+        if feed.ready is not None and not feed.ready.done():
             feed.ready.set_result(None)
 
     def _drop(self, feed: Feed) -> None:
@@ -310,13 +320,23 @@ class StreamFollower:
     # -- one feed's consumer ----------------------------------------------------------------------------
 
     async def _follow(self, feed: Feed, *, fresh: bool) -> None:
-        """A new consumer for `feed`: right after its cursor, or (fresh) from the stream's end, which the
-        server tells in the new consumer's info: nothing falls between where it starts and what was seen."""
+        """A new consumer for `feed`, right after its cursor. A `fresh` feed starts `warm_events` stream
+        messages back from the end (where the stream keeps them): its tenant's recent events fill the hub's
+        memory before a socket is served (`backlog`), so the resumes of a reconnect storm onto this
+        instance are served from memory, not each from the stream."""
         async with self._creates:
             if feed.dropped:
                 return
             nc, js = self._nc, self.jetstream()
             assert nc is not None
+            if fresh:
+                state = (await js.stream_info(STREAM)).state
+                start = max(state.first_seq, state.last_seq - self._warm + 1, 1)
+                feed.order = DeliveryOrder(start - 1)
+                if feed.tenant_id is not None and self._on_follow is not None:
+                    self._on_follow(feed.tenant_id, start - 1)
+            elif feed.backlog:
+                self._caught_up(feed)  # restarted during its warm-up: what it owes can no longer be counted
             old_sub, old_consumer = feed.sub, feed.consumer
             feed.sub, feed.consumer = None, ""
             self._generation += 1
@@ -334,8 +354,6 @@ class StreamFollower:
                 pending_bytes_limit=DEFAULT_JS_SUB_PENDING_BYTES_LIMIT,
             )
             config = consumer_config(start_seq, inbox, feed.filter_subject)
-            if fresh:
-                config.deliver_policy, config.opt_start_seq = DeliverPolicy.NEW, None
             try:
                 info = await js.add_consumer(STREAM, config)
             except BaseException:
@@ -349,11 +367,8 @@ class StreamFollower:
             feed.consumers += 1
             self.created += 1
             if fresh:
-                if info.delivered is None:
-                    raise RuntimeError(f"consumer {info.name} came back without its start")
-                feed.order = DeliveryOrder(info.delivered.stream_seq)
-                if feed.tenant_id is not None and self._on_follow is not None:
-                    self._on_follow(feed.tenant_id, feed.order.cursor)
+                delivered = info.delivered.consumer_seq if info.delivered is not None else 0
+                feed.backlog = delivered + (info.num_pending or 0)
             started.set()
             log.debug(
                 "following %s (%s) from seq %d", STREAM, feed.tenant_id or "every tenant", feed.order.cursor
@@ -379,6 +394,8 @@ class StreamFollower:
             else:
                 self._restart_soon(feed, f"consumer seq {consumer_seq} after {order.delivered}")
             return
+        if feed.backlog and consumer_seq >= feed.backlog:
+            self._caught_up(feed)  # its waiters go on once this one is handed on
         data = msg.data
         try:
             event = decode_event(data)
