@@ -36,6 +36,7 @@ SHARED_NAMES = {
     "stream_duplicate_window_seconds": "SPRINTBOARD_STREAM_DUPLICATE_WINDOW_SECONDS",
     "stream_replicas": "SPRINTBOARD_STREAM_REPLICAS",
     "stream_max_msgs": "SPRINTBOARD_STREAM_MAX_MSGS",
+    "stream_max_consumers": "SPRINTBOARD_STREAM_MAX_CONSUMERS",
 }
 
 
