@@ -5,6 +5,7 @@ interests come and go around it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import uuid
 
@@ -12,6 +13,7 @@ import pytest
 from notifier_kit import Board, Notifier, caught_up, client, make_event, publisher, run_notifier, token
 
 from sprintboard_contracts.subjects import STREAM_NAME
+from sprintboard_devstack.servers import EmbeddedNats
 from sprintboard_e2e.sockets import unpacked
 from sprintboard_e2e.waiting import until
 
@@ -168,3 +170,39 @@ async def test_a_new_tenant_feed_warms_the_memory_so_resumes_need_no_stream_read
                     s for s in seqs if s > after
                 ]
         assert notifier.app.state.bridge.history.reads == 0
+
+
+async def test_every_tenant_feed_comes_back_after_a_nats_restart(tenant: str) -> None:
+    """120 tenants followed, NATS restarted: each feed finds its consumer gone and makes a new one after
+    the last event it handed on (at most NOTIFIER_FOLLOW_CREATES at once); every socket then gets the
+    events published after the restart, and none published before it twice."""
+    server = EmbeddedNats().start()
+    boards = [Board(f"{tenant}-{i}") for i in range(120)]
+    try:
+        async with (
+            run_notifier(server.url, follow_creates=8) as notifier,
+            contextlib.AsyncExitStack() as open_,
+        ):
+            sockets = []
+            for b in boards:
+                c = await open_.enter_async_context(client(notifier, token(b.tenant_id)))
+                await c.control("welcome")
+                sockets.append(c)
+            async with publisher(server.url) as pub:
+                for b in boards:
+                    await pub.publish(make_event(b))
+            for c in sockets:
+                assert len(await c.events(1)) == 1
+            created = notifier.app.state.bridge.follower.created
+            await asyncio.to_thread(server.stop)
+            await asyncio.to_thread(server.start)
+            async with publisher(server.url) as pub:
+                after = [make_event(b) for b in boards]
+                for event in after:
+                    await pub.publish(event)
+            for c, event in zip(sockets, after, strict=True):
+                assert [e["event_id"] for e in await c.events(1, timeout=30)] == [str(event.event_id)]
+                assert await c.quiet(0.01) == []
+            assert notifier.app.state.bridge.follower.created - created >= len(boards)
+    finally:
+        server.cleanup()
