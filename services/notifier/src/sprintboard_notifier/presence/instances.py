@@ -117,7 +117,9 @@ class Instances:
         if gone:
             self._drop(instance)
             return
-        deadline = asyncio.get_running_loop().time() + (self.bucket.max_age_seconds if within is None else within)
+        deadline = asyncio.get_running_loop().time() + (
+            self.bucket.max_age_seconds if within is None else within
+        )
         self._deadlines[instance] = max(deadline, self._deadlines.get(instance, deadline))
         if instance not in self.live:
             self.live.add(instance)
