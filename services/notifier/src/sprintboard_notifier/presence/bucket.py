@@ -72,8 +72,8 @@ def decode(data: bytes | None) -> Users | None:
 
 
 async def open_bucket(js: JetStreamContext, settings: BucketSettings) -> KeyValue:
-    """The bucket, created when missing; an existing one gets our max age (a bucket of the design before,
-    whose keys lived one TTL, would drop entries that are now written only on change)."""
+    """The bucket, created when missing; an existing one gets our max age and direct gets (a bucket of the
+    design before, whose keys lived one TTL, would drop entries that are now written only on change)."""
     try:
         kv = await js.key_value(settings.name)
     except (BucketNotFoundError, NotFoundError):
@@ -84,13 +84,15 @@ async def open_bucket(js: JetStreamContext, settings: BucketSettings) -> KeyValu
                 ttl=settings.max_age_seconds,
                 storage=StorageType.MEMORY,
                 replicas=settings.replicas,
+                direct=True,  # gets answered by any replica, not through the JetStream API
             )
         )
         log.info("created presence bucket %s (max age %ss)", settings.name, settings.max_age_seconds)
         return kv
     config = (await js.stream_info(settings.stream)).config
-    if config.max_age != settings.max_age_seconds:
-        config.max_age = settings.max_age_seconds
-        await js.update_stream(config)
-        log.info("presence bucket %s: max age now %ss", settings.name, settings.max_age_seconds)
-    return kv
+    if config.max_age == settings.max_age_seconds and config.allow_direct:
+        return kv
+    config.max_age, config.allow_direct = settings.max_age_seconds, True
+    await js.update_stream(config)
+    log.info("presence bucket %s: max age now %ss, direct gets", settings.name, settings.max_age_seconds)
+    return await js.key_value(settings.name)
