@@ -30,7 +30,5 @@ class Follow(Generic[W]):
     last_flush: float | None = None
     dirty_entry: bool = False
     written: bool = False  # its key may be stored (so it is deleted at the end)
-    writing: asyncio.Task[None] | None = None
-    write_again: bool = False
     last_write: float = 0.0
     refresh_queued: bool = False

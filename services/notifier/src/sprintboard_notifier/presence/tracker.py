@@ -118,7 +118,7 @@ class Presence(Generic[T]):
         self._nc = nc
         while True:
             try:
-                await self._writer.open(nc.jetstream())
+                await self._writer.open(nc)
                 await self._instances.start(nc)
                 break
             except Exception as exc:  # JetStream not ready yet
@@ -134,7 +134,7 @@ class Presence(Generic[T]):
     async def stop(self) -> None:
         """Stop following and beating. The keys stay: the others drop this instance's users once it is not
         heard for the TTL, so sockets reconnecting to another instance meanwhile are no leave and join."""
-        tasks = [t for f in self._follows.values() for t in (f.task, f.writing) if t is not None]
+        tasks = [f.task for f in self._follows.values() if f.task is not None]
         for task in (*tasks, *self._tasks):
             task.cancel()
         await asyncio.gather(*tasks, *self._tasks, return_exceptions=True)
@@ -144,6 +144,7 @@ class Presence(Generic[T]):
             if follow.sub is not None:
                 with contextlib.suppress(Exception):
                     await follow.sub.unsubscribe()
+        await self._writer.stop()
         await self._instances.stop()
         self._follows.clear()
 
@@ -288,7 +289,7 @@ class Presence(Generic[T]):
         if follow.sub is not None:
             with contextlib.suppress(Exception):
                 await follow.sub.unsubscribe()
-        self._writer.last(follow)  # the last viewer's grace is over: the others see the leave now
+        self._writer.write(follow)  # the last viewer's grace is over: the others see the leave now
 
     # -- NATS: the heartbeat --------------------------------------------------------------------------
 
@@ -300,7 +301,7 @@ class Presence(Generic[T]):
             await asyncio.sleep(self.settings.heartbeat_seconds)
             lapsed = await self._instances.beat()
             reconnects = self._nc.stats["reconnects"]
-            renewed = await self._writer.renewed(self._nc.jetstream())
+            renewed = await self._writer.renewed()
             if lapsed or renewed or reconnects != self._reconnects:
                 self._reconnects = reconnects
                 self._resync()

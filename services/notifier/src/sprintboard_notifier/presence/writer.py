@@ -1,20 +1,24 @@
 """`EntryWriter`: this instance's entry of each followed sprint, put into the entries bucket when it changes.
 
-In order (one write in flight per key, the latest value; a sprint followed again waits for the delete that
-ended its last follow), and a write that failed is kept to be tried again (`retry`, after a heartbeat).
+A write is a plain publish on the key's subject (the bucket's stream stores it as a put; a delete is the
+same with the `KV-Operation: DEL` header), with no acknowledgement to wait for: what a lost write would
+miss, the heartbeat's checks catch (a reconnect, a lost bucket: every entry is written again). One drain
+per instance publishes the follows queued, each with its value at that moment, in the order queued, so the
+delete that ended a sprint's follow goes out before the first write of its next follow.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from nats.js import JetStreamContext
+from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
-from nats.js.kv import KeyValue
+from nats.js.kv import KV_DEL, KV_OP, KeyValue
 
 from sprintboard_notifier.presence.bucket import BucketSettings, encode, open_bucket
 from sprintboard_notifier.presence.follow import Follow
@@ -29,21 +33,33 @@ class EntryWriter:
     def __init__(
         self, bucket: BucketSettings, me: str, stats: PresenceStats, written: Callable[[Follow[Any]], None]
     ) -> None:
-        self.kv: KeyValue | None = None  # set once the bucket is open
+        self.kv: KeyValue | None = None  # set once the bucket is open (the reader's gets use it)
+        self.unwritten: set[Follow[Any]] = set()  # publishes that failed: `retry` after a heartbeat
         self._bucket = bucket
-        self._created: datetime.datetime | None = None
-        self.unwritten: set[Follow[Any]] = set()
         self._me = me
         self._stats = stats
         self._written = written
-        self._last_writes: dict[str, asyncio.Task[None]] = {}
+        self._nc: NatsClient | None = None
+        self._created: datetime.datetime | None = None
+        self._queue: dict[Follow[Any], None] = {}  # ordered: the follows to publish
+        self._draining: asyncio.Task[None] | None = None
 
-    async def open(self, js: JetStreamContext) -> None:
+    async def open(self, nc: NatsClient) -> None:
+        js = nc.jetstream()
         self.kv = await open_bucket(js, self._bucket)
         self._created = (await js.stream_info(self._bucket.stream)).created
+        self._nc = nc
 
-    async def renewed(self, js: JetStreamContext) -> bool:
+    async def stop(self) -> None:
+        if self._draining is not None:
+            self._draining.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._draining
+
+    async def renewed(self) -> bool:
         """True when the bucket is not the one written to (deleted, and created again here or elsewhere)."""
+        assert self._nc is not None
+        js = self._nc.jetstream()
         try:
             try:
                 created = (await js.stream_info(self._bucket.stream)).created
@@ -58,28 +74,12 @@ class EntryWriter:
 
     def write(self, follow: Follow[Any]) -> None:
         follow.dirty_entry = False
-        if self.kv is None:
+        if self._nc is None:
             follow.dirty_entry = True  # written once NATS is there
             return
-        if follow.writing is not None and not follow.writing.done():
-            follow.write_again = True
-            return
-        follow.writing = asyncio.create_task(self._writes(follow, self.kv))
-
-    def last(self, follow: Follow[Any]) -> None:
-        """The sprint is no longer followed: delete its key (the others see the leave now), before any
-        write of a next follow of it."""
-        if follow.writing is None:
-            return  # never written
-        self.write(follow)
-        last = follow.writing
-        self._last_writes[follow.prefix] = last
-
-        def done(task: asyncio.Task[None]) -> None:
-            if self._last_writes.get(follow.prefix) is task:
-                del self._last_writes[follow.prefix]
-
-        last.add_done_callback(done)
+        self._queue[follow] = None
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.create_task(self._drain(self._nc))
 
     def retry(self, current: Callable[[tuple[str, str]], Follow[Any] | None]) -> None:
         """Write the failed ones again; a sprint followed again since needs only its new follow's write."""
@@ -91,29 +91,28 @@ class EntryWriter:
             else:
                 self.write(follow)
 
-    async def _writes(self, follow: Follow[Any], kv: KeyValue) -> None:
-        key = follow.prefix + self._me
-        before = self._last_writes.get(follow.prefix)
-        if before is not None and before is not asyncio.current_task():
-            await asyncio.gather(before, return_exceptions=True)  # a sprint followed again: its delete first
-        while True:
-            follow.write_again = False
-            users = follow.view.own()
-            try:
-                if users:
-                    follow.written = True  # also when the put fails: it may have been stored
-                    await kv.put(key, encode(users))
-                    follow.last_write = asyncio.get_running_loop().time()
-                    self._stats.writes += 1
-                    self._written(follow)
-                elif follow.written:
-                    await kv.delete(key)
-                    follow.written = False
-                    self._stats.writes += 1
-                self.unwritten.discard(follow)
-            except Exception as exc:  # NATS away, or the bucket lost: written again after a heartbeat
-                if not self.unwritten:  # once per outage, not once per sprint
-                    log.warning("presence: write of %s failed (%s)", follow.key[1], type(exc).__name__)
-                self.unwritten.add(follow)
-            if not follow.write_again:
-                return
+    async def _drain(self, nc: NatsClient) -> None:
+        while self._queue:
+            follow = next(iter(self._queue))
+            del self._queue[follow]
+            await self._publish(nc, follow)
+
+    async def _publish(self, nc: NatsClient, follow: Follow[Any]) -> None:
+        subject = self._bucket.subject(follow.prefix + self._me)
+        users = follow.view.own()
+        try:
+            if users:
+                follow.written = True  # also when the publish fails: it may have been stored
+                await nc.publish(subject, encode(users))
+                follow.last_write = asyncio.get_running_loop().time()
+                self._stats.writes += 1
+                self._written(follow)
+            elif follow.written:
+                await nc.publish(subject, b"", headers={KV_OP: KV_DEL})
+                follow.written = False
+                self._stats.writes += 1
+            self.unwritten.discard(follow)
+        except Exception as exc:  # the connection closed: written again after a heartbeat
+            if not self.unwritten:  # once per outage, not once per sprint
+                log.warning("presence: write of %s failed (%s)", follow.key[1], type(exc).__name__)
+            self.unwritten.add(follow)
