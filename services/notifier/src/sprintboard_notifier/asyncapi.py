@@ -61,7 +61,7 @@ class InstanceHeartbeat(BaseModel):
 PRESENCE_INSTANCES = broker.publisher(
     f"$KV.{NotifierSettings.model_fields['presence_bucket'].default}_INSTANCES.{INSTANCE_KEY_PATTERN}",
     schema=InstanceHeartbeat,
-    title="presence instances",
+    title="presence-instances",
     description=(
         "Every instance puts its heartbeat under its own key every third of `NOTIFIER_PRESENCE_TTL_SECONDS` "
         "(memory storage, max age = the TTL); an instance not heard for the TTL is lost, and its users "

@@ -18,7 +18,7 @@ def test_the_document_shows_the_subject_the_consumer_filters_on() -> None:
     document = orjson.loads(specification().to_json())
     assert document["channels"]["task-events"]["address"] == config.filter_subject
     # presence: the key-value buckets (entries, and the instances' heartbeats)
-    assert set(document["channels"]) == {"task-events", "presence", "presence instances"}
+    assert set(document["channels"]) == {"task-events", "presence", "presence-instances"}
     assert config.filter_subject == ALL_TASK_EVENTS and STREAM == STREAM_NAME
 
 
