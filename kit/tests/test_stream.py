@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import nats
 import pytest
 from nats.js import JetStreamContext
-from nats.js.api import StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 from nats.js.errors import BadRequestError
 
 from sprintboard_contracts.subjects import (
@@ -21,6 +21,7 @@ from sprintboard_contracts.subjects import (
     V1_STREAM_NAME,
     V1_STREAM_SUBJECTS,
     EventType,
+    filter_v2_for_tenant,
     subject_for,
     subject_v2_for,
 )
@@ -44,6 +45,27 @@ async def js() -> AsyncIterator[JetStreamContext]:
             yield nc.jetstream()
         finally:
             await nc.close()
+    finally:
+        server.cleanup()
+
+
+async def test_the_stream_takes_more_consumers_than_the_servers_default() -> None:
+    # A notifier holds a consumer per followed tenant; NATS 2.15 caps a stream that sets no limit at 1,000.
+    server = EmbeddedNats().start()
+    try:
+        nc = await nats.connect(server.url)
+        js = nc.jetstream()
+        info = await ensure_stream(js)
+        assert info.config.max_consumers == 100_000
+        for n in range(1_001):
+            inbox = nc.new_inbox()
+            await nc.subscribe(inbox)
+            config = ConsumerConfig(
+                deliver_subject=inbox, ack_policy=AckPolicy.NONE, filter_subject=filter_v2_for_tenant(f"t{n}")
+            )
+            await js.add_consumer(STREAM_NAME, config)
+        assert (await js.stream_info(STREAM_NAME)).state.consumer_count == 1_001
+        await nc.close()
     finally:
         server.cleanup()
 

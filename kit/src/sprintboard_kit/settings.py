@@ -14,7 +14,12 @@ from pydantic import AliasChoices, AliasGenerator, BaseModel, BeforeValidator, F
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from sprintboard_kit.database import asyncpg_dsn, sqlalchemy_url
-from sprintboard_kit.stream import DEFAULT_DUPLICATE_WINDOW_SECONDS, DEFAULT_MAX_AGE_SECONDS, StreamSettings
+from sprintboard_kit.stream import (
+    DEFAULT_DUPLICATE_WINDOW_SECONDS,
+    DEFAULT_MAX_AGE_SECONDS,
+    DEFAULT_MAX_CONSUMERS,
+    StreamSettings,
+)
 from sprintboard_kit.tokens import TokenVerifier
 
 # The environment names shared by the services (a service-prefixed name wins over them).
@@ -31,6 +36,7 @@ SHARED_NAMES = {
     "stream_duplicate_window_seconds": "SPRINTBOARD_STREAM_DUPLICATE_WINDOW_SECONDS",
     "stream_replicas": "SPRINTBOARD_STREAM_REPLICAS",
     "stream_max_msgs": "SPRINTBOARD_STREAM_MAX_MSGS",
+    "stream_max_consumers": "SPRINTBOARD_STREAM_MAX_CONSUMERS",
 }
 
 
@@ -108,6 +114,7 @@ class StreamFields(BaseModel):
     stream_duplicate_window_seconds: float = Field(DEFAULT_DUPLICATE_WINDOW_SECONDS, ge=120)
     stream_replicas: int = Field(1, ge=1, le=5)
     stream_max_msgs: int | None = Field(None, ge=1)
+    stream_max_consumers: int = Field(DEFAULT_MAX_CONSUMERS, ge=1)
 
     def stream_settings(self) -> StreamSettings:
         return StreamSettings(
@@ -115,6 +122,7 @@ class StreamFields(BaseModel):
             duplicate_window_seconds=self.stream_duplicate_window_seconds,
             replicas=self.stream_replicas,
             max_msgs=self.stream_max_msgs,
+            max_consumers=self.stream_max_consumers,
         )
 
 

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
 DEFAULT_DUPLICATE_WINDOW_SECONDS = 120
+DEFAULT_MAX_CONSUMERS = 100_000
 # Subject transforms on a stream source (the v1 stream, docs/events.md) came in NATS 2.10; a 2.9 server
 # accepts them and silently drops them, so the stack refuses an older server instead.
 MINIMUM_SERVER_VERSION = (2, 10, 0)
@@ -68,6 +69,9 @@ class StreamSettings:
     duplicate_window_seconds: float = DEFAULT_DUPLICATE_WINDOW_SECONDS
     replicas: int = 1
     max_msgs: int | None = None
+    # Consumers the stream allows: each notifier holds one per followed tenant. NATS 2.15 caps a stream
+    # that sets none at 1,000, so one is always set.
+    max_consumers: int = DEFAULT_MAX_CONSUMERS
 
     def config(self) -> StreamConfig:
         return StreamConfig(
@@ -79,6 +83,7 @@ class StreamSettings:
             duplicate_window=self.duplicate_window_seconds,
             num_replicas=self.replicas,
             max_msgs=self.max_msgs if self.max_msgs is not None else -1,
+            max_consumers=self.max_consumers,
             allow_direct=True,
         )
 
