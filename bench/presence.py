@@ -4,8 +4,8 @@ Its own NATS and two notifiers (`ingest.Bed`, default settings: presence TTL 6 s
 apart). Every socket is a user of its own, subscribed to one of the sprints (spread over the tenants),
 half of them on each notifier. Measured per phase, from the notifiers' own counters: CPU of both
 notifier processes, NATS messages in and out (`/varz`), presence key writes, diffs and frames.
-Phases: every socket joins at once; a quiet period (refreshes only); every socket closes and connects
-again at once (a reconnect storm within the grace: no leave, no join).
+Phases: every socket joins at once; a quiet period (nothing changes: the instances' heartbeats only); every
+socket closes and connects again at once (a reconnect storm within the grace: no leave, no join).
 """
 
 from __future__ import annotations

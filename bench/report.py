@@ -231,8 +231,8 @@ def _commit(commit: str) -> str:
 PRESENCE_NOTE = [
     "`bench/presence.py`: its own NATS and two notifiers (default settings), every socket a user of its",
     "own in one of the sprints, half on each notifier. join: all connect at once, until the diffs stop;",
-    "quiet: 10 s of refreshes only; reconnect: every socket closes and connects again at once (within",
-    "the grace).",
+    "quiet: 10 s with nothing changing (heartbeats only); reconnect: every socket closes and connects",
+    "again at once (within the grace).",
     "CPU is both notifier processes; NATS messages are the server's `/varz` counts over the phase.",
 ]
 

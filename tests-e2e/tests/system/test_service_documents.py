@@ -31,13 +31,14 @@ async def test_each_service_serves_openapi_and_asyncapi(deployment: Deployment, 
         assert set(document["operations"]) == {kind.value for kind in EventType}
         assert {op["action"] for op in document["operations"].values()} == {"send"}
     else:
-        # What it consumes, and the presence bucket's keys it writes (spec §4: soft state in NATS).
+        # What it consumes, and the presence buckets' keys it writes (spec §4: soft state in NATS).
         presence = "$KV.SPRINTBOARD_PRESENCE.{tenant_token}.{sprint_id}.{instance_token}"
-        assert set(channels) == {ALL_TASK_EVENTS, presence}
+        instances = "$KV.SPRINTBOARD_PRESENCE_INSTANCES.{instance_token}"
+        assert set(channels) == {ALL_TASK_EVENTS, presence, instances}
         actions = {
             op["channel"]["$ref"].rsplit("/", 1)[-1]: op["action"] for op in document["operations"].values()
         }
-        assert actions == {"task-events": "receive", "presence": "send"}
-        assert "PresenceEntry" in document["components"]["schemas"]
+        assert actions == {"task-events": "receive", "presence": "send", "presence-instances": "send"}
+        assert {"PresenceEntry", "InstanceHeartbeat"} <= set(document["components"]["schemas"])
     models = {"OwnershipTaken", "OwnershipReleased", "StatusChanged", "TaskCreated", "TaskUpdated"}
     assert models <= set(document["components"]["schemas"])

@@ -10,7 +10,7 @@ from faststream.specification import AsyncAPI, get_asyncapi_html
 from faststream.specification.base import Specification
 from pydantic import BaseModel, Field
 
-from sprintboard_notifier.presence.bucket import KEY_PATTERN
+from sprintboard_notifier.presence.bucket import INSTANCE_KEY_PATTERN, KEY_PATTERN
 from sprintboard_notifier.settings import NotifierSettings
 from sprintboard_notifier.stream.subscriber import broker
 
@@ -19,7 +19,7 @@ DESCRIPTION = (
     "receiving only its tenant's events. Every instance follows the whole stream on its own ephemeral "
     "consumer, never a queue group, so every instance sees every event. "
     "The producer's side is the backlog's AsyncAPI document.\n\n"
-    "Presence (spec §4) is soft state in the key-value bucket below, never in PostgreSQL. On the socket, "
+    "Presence (spec §4) is soft state in the key-value buckets below, never in PostgreSQL. On the socket, "
     'a client subscribed to a sprint gets `{"type": "presence", "sprint_id", "users": '
     '[{"user_id", "name"}]}` right after `subscribed`, then `{"type": "presence_diff", '
     '"sprint_id", "joins": [{"user_id", "name"}], "leaves": [...]}` at most once per '
@@ -43,9 +43,29 @@ PRESENCE_KEYS = broker.publisher(
     title="presence",
     description=(
         "Every instance writes its viewers of a sprint under its own key (memory storage, one value per "
-        "key, max age = the TTL), rewrites it every third of the TTL and deletes it after its last "
-        "viewer's grace; each instance watches only the sprints its own sockets watch. The tenant token "
-        "(`sprintboard_contracts.tenant_token`) leads every key, so one tenant's watch never sees another's."
+        "key, max age `NOTIFIER_PRESENCE_ENTRY_MAX_AGE_SECONDS`) when they change, and deletes it after its "
+        "last viewer's grace; each instance subscribes (core NATS) to the keys of only the sprints its own "
+        "sockets watch, and shows an entry only while its instance is live (the bucket below). The tenant "
+        "token (`sprintboard_contracts.tenant_token`) leads every key, so one tenant's subscription never "
+        "sees another's."
+    ),
+)
+
+
+class InstanceHeartbeat(BaseModel):
+    """One live instance (the value of its key in the instances bucket)."""
+
+    instance: str = Field(description="the instance id (`NOTIFIER_INSTANCE_ID`)")
+
+
+PRESENCE_INSTANCES = broker.publisher(
+    f"$KV.{NotifierSettings.model_fields['presence_bucket'].default}_INSTANCES.{INSTANCE_KEY_PATTERN}",
+    schema=InstanceHeartbeat,
+    title="presence-instances",
+    description=(
+        "Every instance puts its heartbeat under its own key every third of `NOTIFIER_PRESENCE_TTL_SECONDS` "
+        "(memory storage, max age = the TTL); an instance not heard for the TTL is lost, and its users "
+        "leave on every other instance."
     ),
 )
 

@@ -74,14 +74,17 @@ class NotifierSettings(NatsFields, JwtFields, StreamFields, BaseSettings):
     # How often the stream's identity is checked, to notice a deleted and recreated stream.
     stream_watch_seconds: float = Field(default=10.0, gt=0)
 
-    # Presence (spec §4), soft state in a NATS key-value bucket (memory storage, max age = the TTL). An
-    # instance rewrites its keys every third of the TTL; one not rewritten for the TTL is a lost instance.
+    # Presence (spec §4), soft state in NATS key-value buckets (memory storage): the entries bucket holds each
+    # instance's viewers per sprint, written on change (and again before the entry max age); the
+    # `<bucket>_INSTANCES` bucket one heartbeat per instance, every third of the TTL. An instance not heard
+    # for the TTL is lost: its users leave.
     presence_enabled: bool = True
     presence_bucket: str = Field(default="SPRINTBOARD_PRESENCE", pattern=r"^[a-zA-Z0-9_-]+$")
     presence_ttl_seconds: float = Field(default=6.0, gt=0)
     presence_grace_seconds: float = Field(default=3.0, ge=0)
     presence_diff_interval_seconds: float = Field(default=0.5, gt=0)
     presence_load_timeout_seconds: float = Field(default=2.0, gt=0)
+    presence_entry_max_age_seconds: float = Field(default=3600.0, gt=0)
     presence_replicas: int = Field(default=1, ge=1, le=5)
 
     def presence_settings(self) -> PresenceSettings:
@@ -91,6 +94,7 @@ class NotifierSettings(NatsFields, JwtFields, StreamFields, BaseSettings):
             grace_seconds=self.presence_grace_seconds,
             diff_interval_seconds=self.presence_diff_interval_seconds,
             load_timeout_seconds=self.presence_load_timeout_seconds,
+            entry_max_age_seconds=self.presence_entry_max_age_seconds,
             replicas=self.presence_replicas,
         )
 

@@ -17,7 +17,8 @@ def test_the_document_shows_the_subject_the_consumer_filters_on() -> None:
     config = consumer_config(42, "_INBOX.follower")
     document = orjson.loads(specification().to_json())
     assert document["channels"]["task-events"]["address"] == config.filter_subject
-    assert set(document["channels"]) == {"task-events", "presence"}  # presence: the key-value bucket
+    # presence: the key-value buckets (entries, and the instances' heartbeats)
+    assert set(document["channels"]) == {"task-events", "presence", "presence-instances"}
     assert config.filter_subject == ALL_TASK_EVENTS and STREAM == STREAM_NAME
 
 

@@ -1,11 +1,12 @@
-"""The presence bucket in NATS: one key per (tenant, sprint, instance), that instance's viewers of the sprint.
+"""The presence buckets in NATS: the entries (one key per tenant, sprint and instance: that instance's viewers
+of the sprint) and the instances (one key per live instance, its heartbeat).
 
-Keys are `<tenant token>.<sprint id>.<instance token>` (`sprintboard_contracts.tenant_token`, also for the
-instance id): a watch of one tenant's sprint can only ever see that tenant's keys. Values are
-`{"users": {user_id: name}}`. The bucket is soft state (memory storage, one value per key, `max_age` = the
-TTL): an instance rewrites its keys every third of the TTL, so a live key is always stored and a dead
-instance's keys are gone from storage within the TTL. Their expiry makes no watch event before NATS 2.11's
-markers, so watchers keep their own deadline per key (`SprintView.remote`).
+Entry keys are `<tenant token>.<sprint id>.<instance token>` (`sprintboard_contracts.tenant_token`, also for
+the instance id): a subscription of one tenant's sprint can only ever see that tenant's keys. Values are
+`{"users": {user_id: name}}`, written only when they change (and again before `max_age`, a backstop that lets
+the keys of instances nobody will hear of again go). Both buckets are soft state in memory storage. A put on a
+key is also a plain message on its subject (`$KV.<bucket>.<key>`), so a core NATS subscription follows a
+bucket's changes without a JetStream consumer.
 """
 
 from __future__ import annotations
@@ -28,11 +29,19 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class BucketSettings:
     name: str
-    ttl_seconds: float
+    max_age_seconds: float
     replicas: int = 1
+
+    @property
+    def stream(self) -> str:
+        return f"KV_{self.name}"
+
+    def subject(self, key: str) -> str:
+        return f"$KV.{self.name}.{key}"
 
 
 KEY_PATTERN = "{tenant_token}.{sprint_id}.{instance_token}"
+INSTANCE_KEY_PATTERN = "{instance_token}"
 
 
 def sprint_prefix(tenant_id: str, sprint_id: str) -> str:
@@ -63,7 +72,8 @@ def decode(data: bytes | None) -> Users | None:
 
 
 async def open_bucket(js: JetStreamContext, settings: BucketSettings) -> KeyValue:
-    """The bucket, created when missing; an existing bucket is used as it is (its TTL should be ours)."""
+    """The bucket, created when missing; an existing one gets our max age and direct gets (a bucket of the
+    design before, whose keys lived one TTL, would drop entries that are now written only on change)."""
     try:
         kv = await js.key_value(settings.name)
     except (BucketNotFoundError, NotFoundError):
@@ -71,10 +81,18 @@ async def open_bucket(js: JetStreamContext, settings: BucketSettings) -> KeyValu
             KeyValueConfig(
                 bucket=settings.name,
                 history=1,
-                ttl=settings.ttl_seconds,
+                ttl=settings.max_age_seconds,
                 storage=StorageType.MEMORY,
                 replicas=settings.replicas,
+                direct=True,  # gets answered by any replica, not through the JetStream API
             )
         )
-        log.info("created presence bucket %s (ttl %ss)", settings.name, settings.ttl_seconds)
-    return kv
+        log.info("created presence bucket %s (max age %ss)", settings.name, settings.max_age_seconds)
+        return kv
+    config = (await js.stream_info(settings.stream)).config
+    if config.max_age == settings.max_age_seconds and config.allow_direct:
+        return kv
+    config.max_age, config.allow_direct = settings.max_age_seconds, True
+    await js.update_stream(config)
+    log.info("presence bucket %s: max age now %ss, direct gets", settings.name, settings.max_age_seconds)
+    return await js.key_value(settings.name)

@@ -20,6 +20,11 @@ class PresenceCollector(Collector):
         yield GaugeMetricFamily(
             "notifier_presence_sprints", "Sprints whose presence this instance follows", value=p.sprints
         )
+        yield GaugeMetricFamily(
+            "notifier_presence_instances",
+            "Other notifier instances this one hears as live",
+            value=p.instances,
+        )
         for name, doc, value in (
             (
                 "notifier_presence_diffs",
@@ -33,5 +38,10 @@ class PresenceCollector(Collector):
             ),
             ("notifier_presence_writes", "Presence key writes and deletes sent to NATS", p.stats.writes),
             ("notifier_presence_updates", "Other instances' presence key changes received", p.stats.updates),
+            (
+                "notifier_presence_heartbeats",
+                "Heartbeats this instance put into the instances bucket",
+                p.heartbeats,
+            ),
         ):
             yield CounterMetricFamily(name, doc, value=value)

@@ -1,92 +1,42 @@
 """`Presence`: who has which sprint open, across every notifier instance, for the sockets of this one.
 
-An instance follows the presence of a sprint only while its own sockets watch it (a KV watch of that
-sprint's keys, started by the first local watcher, dropped after the last one and its users' grace), writes
-its own viewers of it into its key, and sends each watching socket `presence` once and then coalesced
-`presence_diff`s: the diffs of one sprint are at least `diff_interval_seconds` apart however many people
-join, so a reconnect storm is no presence storm.
+An instance follows the presence of a sprint only while its own sockets watch it: one core NATS subscription
+of that sprint's keys in the entries bucket (started by the first local watcher, dropped after the last one
+and its users' grace), and when it starts one get of each other live instance's key. It writes its own
+viewers of the sprint into its key when they change, and sends each watching socket `presence` once and then
+coalesced `presence_diff`s: the diffs of one sprint are at least `diff_interval_seconds` apart however many
+people join, so a reconnect storm is no presence storm. Who is live is `Instances`' one heartbeat per
+instance: a quiet sprint costs nothing, however many sprints an instance follows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import nats
-import orjson
 from nats.aio.client import Client as NatsClient
-from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
-from sprintboard_notifier.presence.bucket import (
-    BucketSettings,
-    decode,
-    encode,
-    instance_token,
-    open_bucket,
-    sprint_prefix,
-)
-from sprintboard_notifier.presence.view import Diff, SprintView, Users, Viewer
+from sprintboard_notifier.presence.bucket import instance_token, sprint_prefix
+from sprintboard_notifier.presence.follow import Follow
+from sprintboard_notifier.presence.frames import diff_text, presence_text
+from sprintboard_notifier.presence.instances import Instances
+from sprintboard_notifier.presence.reader import EntryReader
+from sprintboard_notifier.presence.settings import PresenceSettings, PresenceStats
+from sprintboard_notifier.presence.view import SprintView, Viewer
+from sprintboard_notifier.presence.writer import EntryWriter
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class PresenceSettings:
-    """`ttl_seconds`: a key not rewritten for this long belongs to a lost instance (keys are rewritten every
-    third of it); `grace_seconds`: how long a user stays after their last socket closed."""
-
-    bucket: str = "SPRINTBOARD_PRESENCE"
-    ttl_seconds: float = 6.0
-    grace_seconds: float = 3.0
-    diff_interval_seconds: float = 0.5
-    load_timeout_seconds: float = 2.0
-    replicas: int = 1
-
-    @property
-    def refresh_seconds(self) -> float:
-        return self.ttl_seconds / 3
-
-    @property
-    def tick_seconds(self) -> float:
-        # Half the refresh: a key is rewritten at most 1.5 refreshes (half the TTL) apart, leaving the other
-        # half of the TTL for a write that is slow to land before the others take it for a lost instance.
-        return max(0.01, min(self.refresh_seconds, self.grace_seconds) / 2)
-
-
-@dataclass(slots=True)
-class PresenceStats:
-    """Plain numbers, read by the metrics collector at scrape time."""
-
-    diffs: int = 0  # presence_diff frames built (one per sprint and flush, shared by its sockets)
-    frames: int = 0  # presence and presence_diff frames handed to sockets
-    writes: int = 0  # key writes and deletes sent to NATS
-    updates: int = 0  # other instances' key changes received
-    min_spacing: float | None = None  # the shortest time between two diffs of one sprint (server clock)
-
-
-def presence_text(sprint_id: str, users: Users) -> str:
-    return orjson.dumps({"type": "presence", "sprint_id": sprint_id, "users": _listed(users)}).decode()
-
-
-def diff_text(sprint_id: str, diff: Diff) -> str:
-    return orjson.dumps(
-        {
-            "type": "presence_diff",
-            "sprint_id": sprint_id,
-            "joins": _listed(diff.joins),
-            "leaves": _listed(diff.leaves),
-        }
-    ).decode()
-
-
-def _listed(users: Users) -> list[dict[str, str]]:
-    return [{"user_id": u, "name": n} for u, n in sorted(users.items(), key=lambda item: (item[1], item[0]))]
+_Due = tuple[float, int, bool, Follow[Any]]  # (when, n, a refresh?, follow): grace ends and refreshes
 
 
 class Watch(Generic[T]):
@@ -94,7 +44,9 @@ class Watch(Generic[T]):
 
     __slots__ = ("_follow", "_presence", "closed", "send", "viewer")
 
-    def __init__(self, presence: Presence[T], follow: _Follow[T], viewer: Viewer, send: Callable[[T], None]):
+    def __init__(
+        self, presence: Presence[T], follow: Follow[Watch[T]], viewer: Viewer, send: Callable[[T], None]
+    ):
         self._presence = presence
         self._follow = follow
         self.viewer = viewer
@@ -113,27 +65,6 @@ class Watch(Generic[T]):
         self._presence._part(self._follow, self)
 
 
-@dataclass(eq=False, slots=True)
-class _Follow(Generic[T]):
-    tenant_id: str
-    sprint_id: str
-    prefix: str
-    view: SprintView
-    watchers: set[Watch[T]] = field(default_factory=set)
-    loaded: asyncio.Event = field(default_factory=asyncio.Event)
-    settled: bool = False
-    task: asyncio.Task[None] | None = None
-    flush: asyncio.TimerHandle | None = None
-    last_flush: float | None = None
-    dirty_entry: bool = False
-    written: bool = False  # its key was ever written (so it is deleted at the end)
-    writing: asyncio.Task[None] | None = None
-    write_again: bool = False
-    last_write: float = 0.0
-    acked: Users | None = None  # the value NATS last acknowledged for its key
-    acked_at: float = 0.0
-
-
 class Presence(Generic[T]):
     """`wrap` turns a frame's JSON text into what `send` takes (the hub's `Frame`): built once per
     snapshot or diff and handed to every socket of the sprint."""
@@ -143,15 +74,24 @@ class Presence(Generic[T]):
         self.stats = PresenceStats()
         self._me = instance_token(instance_id)
         self._wrap = wrap
-        self._follows: dict[tuple[str, str], _Follow[T]] = {}
-        self._kv: KeyValue | None = None
+        self._entries = settings.entries()
+        self._instances = Instances(settings.instances(), self._me, instance_id, self._instance_changed)
+        self._follows: dict[tuple[str, str], Follow[Watch[T]]] = {}
+        self._writer = EntryWriter(self._entries, self._me, self.stats, self._written)
+        self._reader = EntryReader(
+            self._entries,
+            self._me,
+            self._instances.live,
+            self.stats,
+            self._touch,
+            lambda follow: self._follows.get(follow.key) is follow,
+        )
         self._bound = asyncio.Event()
         self._nc: NatsClient | None = None
-        self._ticker: asyncio.Task[None] | None = None
-        # The final delete of a sprint no longer followed, which a new follow's first write must not overtake.
-        self._last_writes: dict[str, asyncio.Task[None]] = {}
-        self._failing = False
-        self._reopening: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._due: list[_Due] = []  # the ticker's heap
+        self._due_n = itertools.count()
+        self._reconnects = 0
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -174,37 +114,38 @@ class Presence(Generic[T]):
                 await self._nc.close()
 
     async def start(self, nc: NatsClient) -> None:
-        """Use `nc`: open the bucket and start the ticker (grace, refresh, lost instances)."""
+        """Use `nc`: open the buckets, learn who is live, start the heartbeat and the ticker."""
         self._nc = nc
         while True:
             try:
-                self._kv = await open_bucket(
-                    nc.jetstream(),
-                    BucketSettings(self.settings.bucket, self.settings.ttl_seconds, self.settings.replicas),
-                )
+                await self._writer.open(nc)
+                await self._instances.start(nc)
                 break
             except Exception as exc:  # JetStream not ready yet
-                log.warning("presence: bucket not available (%s); retrying", type(exc).__name__)
+                log.warning("presence: buckets not available (%s); retrying", type(exc).__name__)
                 await asyncio.sleep(1)
+        self._reconnects = nc.stats["reconnects"]
         self._bound.set()
         for follow in self._follows.values():
             follow.dirty_entry = True  # viewers that came before NATS did
             self._touch(follow)
-        self._ticker = asyncio.create_task(self._tick())
+        self._tasks = [asyncio.create_task(self._tick()), asyncio.create_task(self._beat())]
 
     async def stop(self) -> None:
-        """Stop following. The keys stay until their TTL: sockets reconnecting to another instance meanwhile
-        are no leave and join."""
-        tasks = [t for f in self._follows.values() for t in (f.task, f.writing) if t is not None]
-        for extra in (self._ticker, self._reopening):
-            if extra is not None:
-                tasks.append(extra)
-        for task in tasks:
+        """Stop following and beating. The keys stay: the others drop this instance's users once it is not
+        heard for the TTL, so sockets reconnecting to another instance meanwhile are no leave and join."""
+        tasks = [f.task for f in self._follows.values() if f.task is not None]
+        for task in (*tasks, *self._tasks):
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, *self._tasks, return_exceptions=True)
         for follow in self._follows.values():
             if follow.flush is not None:
                 follow.flush.cancel()
+            if follow.sub is not None:
+                with contextlib.suppress(Exception):
+                    await follow.sub.unsubscribe()
+        await self._writer.stop()
+        await self._instances.stop()
         self._follows.clear()
 
     # -- the sockets' side ----------------------------------------------------------------------------
@@ -218,11 +159,10 @@ class Presence(Generic[T]):
         key = (tenant_id, sprint_id)
         follow = self._follows.get(key)
         if follow is None:
-            follow = _Follow(
-                tenant_id, sprint_id, sprint_prefix(tenant_id, sprint_id), SprintView(own_key=self._me)
-            )
+            view = SprintView(own_key=self._me, live=self._instances.live)
+            follow = Follow(key, sprint_prefix(tenant_id, sprint_id), view)
             self._follows[key] = follow
-            follow.task = asyncio.create_task(self._follow_bucket(follow))
+            follow.task = asyncio.create_task(self._load(follow))
         w = Watch(self, follow, viewer, send)
         follow.watchers.add(w)
         if follow.view.join(viewer):
@@ -236,28 +176,38 @@ class Presence(Generic[T]):
         self._touch(follow)
         return w
 
-    def _snapshot(self, follow: _Follow[T], w: Watch[T]) -> None:
-        w.send(self._wrap(presence_text(follow.sprint_id, follow.view.sent)))
+    def _snapshot(self, follow: Follow[Watch[T]], w: Watch[T]) -> None:
+        w.send(self._wrap(presence_text(follow.key[1], follow.view.sent)))
         self.stats.frames += 1
 
-    def _part(self, follow: _Follow[T], w: Watch[T]) -> None:
+    def _part(self, follow: Follow[Watch[T]], w: Watch[T]) -> None:
         follow.watchers.discard(w)
-        loop = asyncio.get_running_loop()
-        follow.view.part(w.viewer.user_id, loop.time() + self.settings.grace_seconds)
+        leave_at = asyncio.get_running_loop().time() + self.settings.grace_seconds
+        follow.view.part(w.viewer.user_id, leave_at)
+        self._schedule(follow, leave_at, refresh=False)
 
     @property
     def sprints(self) -> int:
         """How many sprints this instance follows."""
         return len(self._follows)
 
+    @property
+    def instances(self) -> int:
+        """How many other instances are live."""
+        return len(self._instances.live)
+
+    @property
+    def heartbeats(self) -> int:
+        return self._instances.heartbeats
+
     # -- coalescing -----------------------------------------------------------------------------------
 
-    def _settle(self, follow: _Follow[T]) -> None:
+    def _settle(self, follow: Follow[Watch[T]]) -> None:
         if not follow.settled:
             follow.settled = True
             follow.view.settle()  # the first snapshot: every later diff is against it
 
-    def _touch(self, follow: _Follow[T]) -> None:
+    def _touch(self, follow: Follow[Watch[T]]) -> None:
         """Something changed: flush now, or when the sprint's last diff is `diff_interval` old."""
         if follow.flush is not None or not follow.settled:
             return
@@ -266,12 +216,12 @@ class Presence(Generic[T]):
         at = loop.time() if last is None else max(loop.time(), last + self.settings.diff_interval_seconds)
         follow.flush = loop.call_at(at, self._flush, follow)
 
-    def _flush(self, follow: _Follow[T]) -> None:
+    def _flush(self, follow: Follow[Watch[T]]) -> None:
         follow.flush = None
-        if self._follows.get((follow.tenant_id, follow.sprint_id)) is not follow:
+        if self._follows.get(follow.key) is not follow:
             return
         if follow.dirty_entry:
-            self._write(follow)
+            self._writer.write(follow)
         diff = follow.view.diff()
         if diff is None:
             return
@@ -281,152 +231,113 @@ class Presence(Generic[T]):
             if self.stats.min_spacing is None or spacing < self.stats.min_spacing:
                 self.stats.min_spacing = spacing
         follow.last_flush = now
-        frame = self._wrap(diff_text(follow.sprint_id, diff))
+        frame = self._wrap(diff_text(follow.key[1], diff))
         self.stats.diffs += 1
         for w in list(follow.watchers):
             w.send(frame)
         self.stats.frames += len(follow.watchers)
 
-    # -- NATS -----------------------------------------------------------------------------------------
+    # -- time -----------------------------------------------------------------------------------------
 
-    def _write(self, follow: _Follow[T]) -> None:
-        """Write this instance's entry (the latest, in order: one write in flight per key)."""
-        follow.dirty_entry = False
-        if self._kv is None:
-            follow.dirty_entry = True  # written once NATS is there (`start`)
-            return
-        if follow.writing is not None and not follow.writing.done():
-            follow.write_again = True
-            return
-        follow.writing = asyncio.create_task(self._writes(follow, self._kv))
-
-    async def _writes(self, follow: _Follow[T], kv: KeyValue) -> None:
-        key = follow.prefix + self._me
-        before = self._last_writes.get(follow.prefix)
-        if before is not None and before is not asyncio.current_task():
-            await asyncio.gather(before, return_exceptions=True)  # a sprint followed again: its delete first
-        loop = asyncio.get_running_loop()
-        while True:
-            follow.write_again = False
-            users = follow.view.own()
-            now = loop.time()
-            try:
-                if users:
-                    data = encode(users)
-                    if (
-                        users == follow.acked
-                        and now - follow.acked_at < self.settings.ttl_seconds
-                        and self._nc is not None
-                    ):
-                        # A refresh of an acknowledged value waits for no acknowledgement (a stream stores a
-                        # plain publish on its subject too): one message instead of two, no reply to await.
-                        # One write per TTL is still acknowledged, so a lost bucket is noticed.
-                        await self._nc.publish(f"$KV.{self.settings.bucket}.{key}", data)
-                    else:
-                        await kv.put(key, data)
-                        follow.acked, follow.acked_at = users, now
-                    follow.written = True
-                elif follow.written:
-                    await kv.delete(key)
-                    follow.acked = None
-                self.stats.writes += 1
-                follow.last_write = now
-                self._failing = False
-            except Exception as exc:  # NATS away, or the bucket lost: the next refresh writes it again
-                if not self._failing:  # once per outage, not once per sprint and tick
-                    log.warning("presence: write of %s failed (%s)", follow.sprint_id, type(exc).__name__)
-                    self._failing = True
-                    self._reopen()
-                follow.last_write = 0.0
-                follow.acked = None
-            if not follow.write_again:
-                return
-
-    def _reopen(self) -> None:
-        """Create the bucket again if it is gone (a NATS restart loses memory storage)."""
-        if self._nc is None or (self._reopening is not None and not self._reopening.done()):
-            return
-        settings = BucketSettings(self.settings.bucket, self.settings.ttl_seconds, self.settings.replicas)
-        js = self._nc.jetstream()
-
-        async def reopen() -> None:
-            with contextlib.suppress(Exception):
-                await open_bucket(js, settings)
-
-        self._reopening = asyncio.create_task(reopen())
-
-    async def _follow_bucket(self, follow: _Follow[T]) -> None:
-        """Apply the other instances' keys of the sprint: first the stored ones, then every change."""
-        await self._bound.wait()
-        kv = self._kv
-        assert kv is not None
-        loop = asyncio.get_running_loop()
-        ttl = self.settings.ttl_seconds
-        prefix_length = len(follow.prefix)
-        while True:
-            try:
-                watcher = await kv.watch(follow.prefix + "*")
-            except Exception as exc:  # NATS away: try again
-                log.warning("presence: watch of %s failed (%s)", follow.sprint_id, type(exc).__name__)
-                await asyncio.sleep(self.settings.refresh_seconds)
-                continue
-            try:
-                async for entry in watcher:
-                    if entry is None:  # the stored keys are all in
-                        follow.loaded.set()
-                        self._settle(follow)
-                        self._touch(follow)
-                        continue
-                    instance = entry.key[prefix_length:]
-                    if instance == self._me:
-                        continue
-                    self.stats.updates += 1
-                    if entry.operation in (KV_DEL, KV_PURGE):
-                        follow.view.drop_remote(instance)
-                    else:
-                        users = decode(entry.value)
-                        if users is None:
-                            continue
-                        follow.view.put_remote(instance, users, loop.time() + ttl)
-                    self._touch(follow)
-            finally:
-                with contextlib.suppress(Exception):
-                    await watcher.stop()  # type: ignore[no-untyped-call]
+    def _schedule(self, follow: Follow[Watch[T]], when: float, refresh: bool) -> None:
+        heapq.heappush(self._due, (when, next(self._due_n), refresh, follow))
 
     async def _tick(self) -> None:
-        """Grace ends, lost instances, refreshes of this instance's keys, and sprints no longer followed."""
+        """Lost instances, and what falls due: grace ends (and sprints no longer followed), refreshes."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.settings.tick_seconds)
             now = loop.time()
-            for key, follow in list(self._follows.items()):
-                own_changed, view_changed = follow.view.expire(now)
-                if own_changed:
-                    follow.dirty_entry = True
-                if follow.view.idle and not follow.watchers:
-                    self._unfollow(key, follow)
+            self._instances.expire(now)
+            while self._due and self._due[0][0] <= now:
+                _, _, refresh, follow = heapq.heappop(self._due)
+                if self._follows.get(follow.key) is not follow:
                     continue
-                if now - follow.last_write >= self.settings.refresh_seconds:
-                    follow.dirty_entry = True  # a refresh (or a retry of a failed write)
-                if follow.dirty_entry or view_changed:
-                    self._touch(follow)  # written with the sprint's next diff, so joins coalesce
+                if refresh:
+                    self._refresh(follow, now)
+                elif follow.view.expire(now):
+                    follow.dirty_entry = True
+                    if follow.view.idle and not follow.watchers:
+                        await self._unfollow(follow)
+                    else:
+                        self._touch(follow)  # written with the sprint's next diff, so joins coalesce
 
-    def _unfollow(self, key: tuple[str, str], follow: _Follow[T]) -> None:
-        del self._follows[key]
+    def _refresh(self, follow: Follow[Watch[T]], now: float) -> None:
+        """Rewrite a key before the bucket's max age drops it (a sprint watched for that long)."""
+        follow.refresh_queued = False
+        due = follow.last_write + self.settings.refresh_seconds
+        if now < due:
+            self._queue_refresh(follow, due)
+        elif follow.view.local:
+            follow.dirty_entry = True
+            self._touch(follow)
+
+    def _written(self, follow: Follow[Any]) -> None:
+        self._queue_refresh(follow, follow.last_write + self.settings.refresh_seconds)
+
+    def _queue_refresh(self, follow: Follow[Any], due: float) -> None:
+        if not follow.refresh_queued:
+            follow.refresh_queued = True
+            self._schedule(follow, due, refresh=True)
+
+    async def _unfollow(self, follow: Follow[Watch[T]]) -> None:
+        del self._follows[follow.key]
         if follow.flush is not None:
             follow.flush.cancel()
         if follow.task is not None:
             follow.task.cancel()
-        if follow.written:
-            # The last viewer's grace is over: the other instances see the leave now, not after the TTL.
-            self._write(follow)
-            last = follow.writing
-            if last is not None:
-                self._last_writes[follow.prefix] = last
-                last.add_done_callback(
-                    lambda t: (
-                        self._last_writes.pop(follow.prefix)
-                        if self._last_writes.get(follow.prefix) is t
-                        else None
-                    )
-                )
+        if follow.sub is not None:
+            with contextlib.suppress(Exception):
+                await follow.sub.unsubscribe()
+        self._writer.write(follow)  # the last viewer's grace is over: the others see the leave now
+
+    # -- NATS: the heartbeat --------------------------------------------------------------------------
+
+    async def _beat(self) -> None:
+        """Beat; after this instance was away (a stall, a reconnect, a lost bucket) write every entry again
+        and load the others' again, since both sides may have missed changes; else retry failed writes."""
+        assert self._nc is not None
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            lapsed = await self._instances.beat()
+            reconnects = self._nc.stats["reconnects"]
+            renewed = await self._writer.renewed()
+            if lapsed or renewed or reconnects != self._reconnects:
+                self._reconnects = reconnects
+                self._resync()
+            else:
+                self._writer.retry(self._follows.get)
+
+    def _resync(self) -> None:
+        self._writer.retry(self._follows.get)
+        for follow in self._follows.values():
+            self._writer.write(follow)
+            if follow.task is None or follow.task.done():
+                follow.task = asyncio.create_task(self._reload(follow))
+
+    # -- NATS: the other instances' entries -----------------------------------------------------------
+
+    async def _load(self, follow: Follow[Watch[T]]) -> None:
+        """Subscribe to the sprint's keys, then get each other live instance's: the first view."""
+        await self._bound.wait()
+        assert self._nc is not None
+        while follow.sub is None:
+            try:
+                await self._reader.subscribe(self._nc, follow)
+            except Exception as exc:  # the connection closed under us: try again
+                log.warning("presence: subscribe to %s failed (%s)", follow.key[1], type(exc).__name__)
+                await asyncio.sleep(self.settings.heartbeat_seconds)
+        await self._reader.fetch(self._writer.kv, follow)
+        follow.loaded.set()
+        self._settle(follow)
+        self._touch(follow)
+
+    async def _reload(self, follow: Follow[Watch[T]]) -> None:
+        await self._reader.fetch(self._writer.kv, follow)
+        self._touch(follow)
+
+    def _instance_changed(self, instance: str) -> None:
+        """An instance came or went: the sprints it lists users of change their view."""
+        for follow in self._follows.values():
+            if instance in follow.view.remote:
+                self._touch(follow)

@@ -1,8 +1,10 @@
 """One sprint's presence as one instance sees it: its own viewers (with their leave grace), the other
-instances' entries (with their deadlines), and the diff since the view last sent. Pure: no I/O, no clock."""
+instances' entries (shown while their instance is live), and the diff since the view last sent. Pure: no I/O,
+no clock."""
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, field
 
 Users = dict[str, str]  # user_id -> display name
@@ -23,12 +25,6 @@ class _Local:
     leave_at: float | None = None  # set while no socket is open: the user leaves then
 
 
-@dataclass(slots=True)
-class _Remote:
-    users: Users
-    deadline: float  # no refresh by then: the instance is gone
-
-
 @dataclass(frozen=True, slots=True)
 class Diff:
     joins: Users  # new users, and users whose name changed (a join is an upsert by user_id)
@@ -37,12 +33,15 @@ class Diff:
 
 @dataclass(slots=True)
 class SprintView:
-    """Per user, not per socket: a user is present while any instance lists them."""
+    """Per user, not per socket: a user is present while any live instance lists them. `live` is the set of
+    live instances, shared by every view of the instance and kept by its owner: an entry of an instance that
+    is not in it is kept (it may come back) but not shown."""
 
     local: dict[str, _Local] = field(default_factory=dict)
-    remote: dict[str, _Remote] = field(default_factory=dict)
+    remote: dict[str, Users] = field(default_factory=dict)
     sent: Users = field(default_factory=dict)
     own_key: str = ""  # this instance's key among the entries (its name tie-break)
+    live: Set[str] = field(default_factory=frozenset)
 
     # -- this instance's viewers ----------------------------------------------------------------------
 
@@ -80,9 +79,9 @@ class SprintView:
 
     # -- the other instances --------------------------------------------------------------------------
 
-    def put_remote(self, instance: str, users: Users, deadline: float) -> None:
+    def put_remote(self, instance: str, users: Users) -> None:
         if users:
-            self.remote[instance] = _Remote(users, deadline)
+            self.remote[instance] = users
         else:
             self.remote.pop(instance, None)
 
@@ -91,15 +90,12 @@ class SprintView:
 
     # -- time -----------------------------------------------------------------------------------------
 
-    def expire(self, now: float) -> tuple[bool, bool]:
-        """Drop users past their grace, instances past their deadline: (own entry changed, view changed)."""
+    def expire(self, now: float) -> bool:
+        """Drop users past their grace; True when this instance's entry changed."""
         gone = [u for u, user in self.local.items() if user.leave_at is not None and user.leave_at <= now]
         for user_id in gone:
             del self.local[user_id]
-        dead = [i for i, entry in self.remote.items() if entry.deadline <= now]
-        for instance in dead:
-            del self.remote[instance]
-        return bool(gone), bool(gone or dead)
+        return bool(gone)
 
     # -- what the sockets see -------------------------------------------------------------------------
 
@@ -113,7 +109,7 @@ class SprintView:
         return merged
 
     def _entries(self) -> dict[str, Users]:
-        entries = {instance: entry.users for instance, entry in self.remote.items()}
+        entries = {instance: users for instance, users in self.remote.items() if instance in self.live}
         own = self.own()
         if own:
             entries[self.own_key] = own
