@@ -1,4 +1,4 @@
-"""Several notifier instances: every instance sees every event, so a client on any of them misses nothing."""
+"""Several notifier instances: whichever instance a client lands on, it gets every event of its tenant."""
 
 from __future__ import annotations
 

@@ -16,8 +16,9 @@ from sprintboard_notifier.stream.subscriber import broker
 
 DESCRIPTION = (
     "Fans task events out from the JetStream stream to WebSockets (`GET /api/v1/ws/tasks`), each socket "
-    "receiving only its tenant's events. Every instance follows the whole stream on its own ephemeral "
-    "consumer, never a queue group, so every instance sees every event. "
+    "receiving only its tenant's events. Each instance follows only the tenants of its own sockets, one "
+    "ephemeral consumer per tenant filtered to `backlog.tasks.v2.<tenant token>.>`, never a queue group "
+    "(`NOTIFIER_FOLLOW=all`: one consumer of every event). "
     "The producer's side is the backlog's AsyncAPI document.\n\n"
     "Presence (spec §4) is soft state in the key-value buckets below, never in PostgreSQL. On the socket, "
     'a client subscribed to a sprint gets `{"type": "presence", "sprint_id", "users": '
