@@ -1,4 +1,4 @@
-"""NATS as the distributed engine: nats-servers clustered by routes, and the task stream replicated on them."""
+"""NATS as the distributed engine: nats-servers clustered by routes, the task stream replicated on them."""
 
 from __future__ import annotations
 

@@ -1,0 +1,296 @@
+"""Scale-out: four notifiers on a three-node NATS cluster; what share of the events each instance reads.
+
+NATS runs as the distributed engine (`sprintboard_devstack.cluster`: three nodes, `BACKLOG_TASKS`
+replicated three times); four `python -m sprintboard_notifier` processes connect with all three URLs.
+Each tenant has one sprint and its viewers; every socket carries the routing hint (`?tenant=`),
+authenticates by frame and subscribes to its sprint. Events go into JetStream on v2 subjects, round-robin
+over the tenants at a fixed rate. Three runs, fresh notifiers each: tenant-affine placement (a tenant's
+sockets on one instance, as the compose gateway hashes them) and random placement, both with interest
+routing (`NOTIFIER_FOLLOW=interest`), then today's design (`NOTIFIER_FOLLOW=all`) with affine placement.
+Per instance: its share of the published events (`notifier_events_received_total`), its CPU; per run the
+publish → read latency of sampled sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import tempfile
+import time
+import uuid
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from bench.clients import ClientPool
+from bench.events import EventFactory, RoundRobin
+from bench.ingest import COUNTER, PUBLISH_PENDING, cpu_times, socket_frames
+from bench.metrics import scrape
+from bench.procs import quiet
+from bench.stats import summary
+
+log = logging.getLogger("bench.scaleout")
+FOLLOWED = "notifier_followed_tenants"
+# label -> (placement, NOTIFIER_FOLLOW), in the order they run
+RUNS = {"affine": ("affine", "interest"), "random": ("random", "interest"), "all": ("affine", "all")}
+SETTLE_S = 0.5  # counters unchanged this long: every instance has read what it will read
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One notifier process of a run."""
+
+    service: Any  # sprintboard_devstack.stack.ServiceProcess
+
+    @property
+    def pid(self) -> int:
+        assert self.service.proc is not None
+        return int(self.service.proc.pid)
+
+    @property
+    def url(self) -> str:
+        return str(self.service.url)
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/api/v1/ws/tasks"
+
+
+def affine(tenant_id: str, instances: int) -> int:
+    """The instance of a tenant's sockets: a stable hash of the hint, as a gateway hashing it would."""
+    return zlib.crc32(tenant_id.encode()) % instances
+
+
+class ClusterBed:
+    """A three-node NATS cluster with the stream replicated three times, and notifiers started per run."""
+
+    def __init__(self, instances: int) -> None:
+        from sprintboard_devstack.cluster import NatsCluster
+
+        self.instances = instances
+        self.secret = "scaleout-bench-secret-" + uuid.uuid4().hex
+        self.cluster = NatsCluster(3)
+        self.logs = Path(tempfile.mkdtemp(prefix="sprintboard-scaleout-"))
+        self.notifiers: list[Instance] = []
+        self.nc: Any = None
+        self.js: Any = None
+
+    async def start(self) -> None:
+        import nats
+
+        from sprintboard_devstack.cluster import replicated_stream
+
+        self.cluster.start()  # from this thread: a node dies with the thread that started it
+        await replicated_stream(self.cluster.urls, replicas=3)
+        self.nc = await nats.connect(self.cluster.urls, name="sprintboard-bench-scaleout")
+        self.js = self.nc.jetstream(publish_async_max_pending=PUBLISH_PENDING)
+
+    async def start_notifiers(self, follow: str) -> list[Instance]:
+        """`instances` notifiers on every node's URL, reading as `follow` says; presence off."""
+        from sprintboard_devstack.servers import free_port
+        from sprintboard_devstack.stack import ServiceProcess
+
+        services = []
+        for n in range(self.instances):
+            port = free_port()
+            env = os.environ | {
+                "NATS_URL": self.cluster.url,
+                "SPRINTBOARD_JWT_SECRET": self.secret,
+                "NOTIFIER_PORT": str(port),
+                "NOTIFIER_INSTANCE_ID": f"scaleout-{follow}-{n}",
+                "NOTIFIER_STREAM_REPLICAS": "3",
+                "NOTIFIER_FOLLOW": follow,
+                # Presence refreshes cost CPU by time, not by event; presence has its own scenario.
+                "NOTIFIER_PRESENCE_ENABLED": "false",
+            }
+            log_file = self.logs / f"notifier-{follow}-{n}.log"
+            # Ready, not live: a notifier refuses sockets until its stream reading runs.
+            services.append(
+                ServiceProcess(
+                    "sprintboard_notifier", "127.0.0.1", port, env, log_file, health_path="/health/ready"
+                )
+            )
+        try:
+            await asyncio.gather(*(asyncio.to_thread(s.start) for s in services))
+        finally:
+            self.notifiers = [Instance(s) for s in services]
+        return self.notifiers
+
+    async def stop_notifiers(self) -> None:
+        await asyncio.gather(*(asyncio.to_thread(n.service.stop) for n in self.notifiers))
+        self.notifiers = []
+
+    async def stop(self) -> None:
+        if self.nc is not None:
+            await self.nc.close()
+        await self.stop_notifiers()
+        self.cluster.cleanup()
+
+
+def placement(
+    tenants: list[EventFactory], viewers: int, instances: int, how: str, seed: int = 14
+) -> list[tuple[int, int]]:
+    """(tenant index, instance) of every socket: `viewers` per tenant, affine or each one at random."""
+    rng = random.Random(seed)
+    return [
+        (t, affine(f.tenant_id, instances) if how == "affine" else rng.randrange(instances))
+        for t, f in enumerate(tenants)
+        for _ in range(viewers)
+    ]
+
+
+async def _connect(
+    pool: ClientPool,
+    notifiers: list[Instance],
+    tenants: list[EventFactory],
+    secret: str,
+    sockets: list[tuple[int, int]],
+) -> dict[str, Any]:
+    frames = socket_frames(secret, tenants, matching=True)
+    urls = [f"{notifiers[i].ws_url}?tenant={quote(tenants[t].tenant_id)}" for t, i in sockets]
+    opened = await pool.connect(
+        notifiers[0].ws_url,
+        len(sockets),
+        ready_frames=2,
+        first_frames_each=[frames[t] for t, _ in sockets],
+        urls_each=urls,
+    )
+    if opened["open"] < len(sockets):
+        raise RuntimeError(f"{opened['open']} of {len(sockets)} sockets opened: {opened['errors']}")
+    return opened
+
+
+async def _counters(notifiers: list[Instance]) -> list[dict[str, float]]:
+    return list(await asyncio.gather(*(scrape(n.url) for n in notifiers)))
+
+
+async def _settled(notifiers: list[Instance], limit: float = 30.0) -> list[dict[str, float]]:
+    """The instances' metrics once no counter of received events has moved for SETTLE_S."""
+    deadline = time.monotonic() + limit
+    last = await _counters(notifiers)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(SETTLE_S)
+        now = await _counters(notifiers)
+        if [m.get(COUNTER) for m in now] == [m.get(COUNTER) for m in last]:
+            return now
+        last = now
+    return last
+
+
+def _instance(
+    before: dict[str, float], after: dict[str, float], cpu: float, sockets: int, published: int
+) -> dict[str, Any]:
+    received = after.get(COUNTER, 0.0) - before.get(COUNTER, 0.0)
+    return {
+        "sockets": sockets,
+        "received": int(received),
+        "share": round(received / published, 4),
+        "followed_tenants": after.get(FOLLOWED),  # None: this notifier has no such gauge
+        "cpu_s": round(cpu, 3),
+        "cpu_us_per_received": round(cpu * 1e6 / received, 1) if received else None,
+        "cpu_us_per_published": round(cpu * 1e6 / published, 1),
+    }
+
+
+async def run(
+    bed: ClusterBed,
+    pool: ClientPool,
+    tenants: list[EventFactory],
+    how: str,
+    follow: str,
+    viewers: int,
+    rate: float,
+    seconds: float,
+) -> dict[str, Any]:
+    """One placement with fresh notifiers: connect, publish for `seconds`, read every instance's figures."""
+    notifiers = await bed.start_notifiers(follow)
+    try:
+        sockets = placement(tenants, viewers, len(notifiers), how)
+        opened = await _connect(pool, notifiers, tenants, bed.secret, sockets)
+        for n in notifiers:
+            await quiet(n.pid, limit=10)
+        rounds = max(1, round(rate * seconds / len(tenants)))  # every tenant gets as many events
+        events = rounds * len(tenants)
+        await pool.reset(sample_limit=rounds + 10, sample_sockets=min(len(sockets), 1000))
+        before, cpu0 = await _counters(notifiers), [sum(cpu_times(n.pid)) for n in notifiers]
+        publisher = RoundRobin(bed.js, tenants, rate)
+        sent_s = await publisher.run(count=events)
+        done = await pool.wait(rounds, timeout=max(10.0, 2 * seconds))
+        after = await _settled(notifiers)
+        cpu = [sum(cpu_times(n.pid)) - c for n, c in zip(notifiers, cpu0, strict=True)]
+        lags, _, sampled = await pool.samples()
+        await pool.close()
+    finally:
+        await bed.stop_notifiers()
+    per_instance = [
+        _instance(b, a, c, sum(1 for _, i in sockets if i == n), events)
+        for n, (b, a, c) in enumerate(zip(before, after, cpu, strict=True))
+    ]
+    return {
+        "placement": how,
+        "follow": follow,
+        "events": events,
+        "events_per_tenant": rounds,
+        "published_s": round(sent_s, 2),
+        "publisher_behind_ms": round(publisher.behind * 1000, 1),
+        "connect_seconds": round(opened["seconds"], 1),
+        "delivered": done["events"],
+        "expected": rounds * done["open"],
+        "sockets_closed": done["closed"],
+        "latency_ms": summary(lags),
+        "negative_latencies": sum(1 for v in lags if v < 0),
+        "sampled_sockets": sampled,
+        "busiest_client_cpu_pct": pool.busiest_cpu(),
+        "instances": per_instance,
+        "max_share": max(i["share"] for i in per_instance),
+        "max_cpu_us_per_published": max(i["cpu_us_per_published"] for i in per_instance),
+    }
+
+
+def capacity(runs: dict[str, Any]) -> dict[str, Any] | None:
+    """Derived, not measured: the events/s at which the busiest instance would fill one core, per run,
+    and the ratio of interest-routed affine placement to every instance reading all."""
+    if "affine" not in runs or "all" not in runs:
+        return None
+    per_s = {k: round(1e6 / r["max_cpu_us_per_published"]) for k, r in runs.items()}
+    return {"events_per_s_at_one_core": per_s, "ratio": round(per_s["affine"] / per_s["all"], 2)}
+
+
+async def measure(
+    pool: ClientPool, tenant_count: int, viewers: int, instances: int, rate: float, seconds: float
+) -> dict[str, Any]:
+    bed = ClusterBed(instances)
+    await bed.start()
+    tenants = [EventFactory(tenant_id=f"scaleout-{t:04d}") for t in range(tenant_count)]
+    runs: dict[str, Any] = {}
+    try:
+        for label, (how, follow) in RUNS.items():
+            r = await run(bed, pool, tenants, how, follow, viewers, rate, seconds)
+            runs[label] = r
+            log.info(
+                "  scaleout %s: shares %s, p50 %s p99 %s ms, CPU µs/published %s",
+                label,
+                [i["share"] for i in r["instances"]],
+                r["latency_ms"]["p50"],
+                r["latency_ms"]["p99"],
+                [i["cpu_us_per_published"] for i in r["instances"]],
+            )
+    finally:
+        await bed.stop()
+    return {
+        "tenants": tenant_count,
+        "viewers_per_tenant": viewers,
+        "sockets": tenant_count * viewers,
+        "instances": instances,
+        "nats_nodes": 3,
+        "stream_replicas": 3,
+        "offered_events_per_s": rate,
+        "seconds": seconds,
+        "order": list(runs),
+        "runs": runs,
+        "capacity": capacity(runs),
+    }
