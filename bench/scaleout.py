@@ -14,13 +14,13 @@ publish → read latency of sampled sockets.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import random
 import tempfile
 import time
 import uuid
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,8 +61,9 @@ class Instance:
 
 
 def affine(tenant_id: str, instances: int) -> int:
-    """The instance of a tenant's sockets: a stable hash of the hint, as a gateway hashing it would."""
-    return zlib.crc32(tenant_id.encode()) % instances
+    """The instance of a tenant's sockets by rendezvous hashing of the hint, as the compose gateway places
+    them (Caddy's hashing policies): the instance whose hash with the tenant is the highest."""
+    return max(range(instances), key=lambda i: hashlib.blake2b(f"{i}/{tenant_id}".encode()).digest())
 
 
 class ClusterBed:
