@@ -131,14 +131,7 @@ class Run:
                 await self.record("storm", work)
             if "scaleout" in self.only:
                 # Its own 3-node NATS cluster and notifiers: needs no stack.
-                work = scaleout.measure(
-                    pool,
-                    plan.scaleout_tenants,
-                    plan.scaleout_viewers,
-                    plan.scaleout_instances,
-                    plan.scaleout_rate,
-                    plan.scaleout_seconds,
-                )
+                work = scaleout.measure(pool, plan)
                 await self.record("scaleout", work)
             if "presence" in self.only:
                 work = presence.measure(

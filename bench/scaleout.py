@@ -30,6 +30,7 @@ from bench.clients import ClientPool
 from bench.events import EventFactory, RoundRobin
 from bench.ingest import COUNTER, PUBLISH_PENDING, cpu_times, socket_frames
 from bench.metrics import scrape
+from bench.plans import Plan
 from bench.procs import quiet
 from bench.stats import summary
 
@@ -261,9 +262,10 @@ def capacity(runs: dict[str, Any]) -> dict[str, Any] | None:
     return {"events_per_s_at_one_core": per_s, "ratio": round(per_s["affine"] / per_s["all"], 2)}
 
 
-async def measure(
-    pool: ClientPool, tenant_count: int, viewers: int, instances: int, rate: float, seconds: float
-) -> dict[str, Any]:
+async def measure(pool: ClientPool, plan: Plan) -> dict[str, Any]:
+    """The plan's `scaleout_*` sizes, each run of RUNS in turn on one cluster."""
+    tenant_count, viewers, instances = plan.scaleout_tenants, plan.scaleout_viewers, plan.scaleout_instances
+    rate, seconds = plan.scaleout_rate, plan.scaleout_seconds
     bed = ClusterBed(instances)
     await bed.start()
     tenants = [EventFactory(tenant_id=f"scaleout-{t:04d}") for t in range(tenant_count)]
