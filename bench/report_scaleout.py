@@ -122,6 +122,8 @@ def scaleout_details(results: dict[str, Any]) -> str:
                 f"{ms['n']:,} ({run['sampled_sockets']} sockets)",
                 f"{run['delivered']:,} / {run['expected']:,}",
                 n(run["publisher_behind_ms"], 1),
+                " / ".join(n(c) for c in run.get("nats_nodes_cpu_pct", [])),
+                n(run.get("machine_busy_pct")),
                 n(run["busiest_client_cpu_pct"]),
             )
         )
@@ -147,6 +149,8 @@ def scaleout_details(results: dict[str, Any]) -> str:
         "samples",
         "delivered / expected",
         "publisher behind ms",
+        "NATS nodes CPU %",
+        "machine busy % (200 = full)",
         "busiest client CPU %",
     )
     instance_header = (

@@ -26,8 +26,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import psutil
+
 from bench.clients import ClientPool
 from bench.events import EventFactory, RoundRobin
+from bench.fanout import busy_pct
 from bench.ingest import COUNTER, PUBLISH_PENDING, cpu_times, socket_frames
 from bench.metrics import scrape
 from bench.plans import Plan
@@ -90,6 +93,10 @@ class ClusterBed:
         await replicated_stream(self.cluster.urls, replicas=3)
         self.nc = await nats.connect(self.cluster.urls, name="sprintboard-bench-scaleout")
         self.js = self.nc.jetstream(publish_async_max_pending=PUBLISH_PENDING)
+
+    def nats_cpu(self) -> list[float]:
+        """CPU seconds (user + system) of each NATS node so far."""
+        return [sum(cpu_times(node.pid)) if node.pid else 0.0 for node in self.cluster.nodes]
 
     async def start_notifiers(self, follow: str) -> list[Instance]:
         """`instances` notifiers on every node's URL, reading as `follow` says; presence off."""
@@ -219,11 +226,14 @@ async def run(
         events = rounds * len(tenants)
         await pool.reset(sample_limit=rounds + 10, sample_sockets=min(len(sockets), 1000))
         before, cpu0 = await _counters(notifiers), [sum(cpu_times(n.pid)) for n in notifiers]
+        nats0, machine0, t0 = bed.nats_cpu(), psutil.cpu_times(), time.monotonic()
         publisher = RoundRobin(bed.js, tenants, rate)
         sent_s = await publisher.run(count=events)
         done = await pool.wait(rounds, timeout=max(10.0, 2 * seconds))
         after = await _settled(notifiers)
         cpu = [sum(cpu_times(n.pid)) - c for n, c in zip(notifiers, cpu0, strict=True)]
+        wall, machine = time.monotonic() - t0, busy_pct(machine0, psutil.cpu_times())
+        nats_pct = [round(100 * (b - a) / wall, 1) for a, b in zip(nats0, bed.nats_cpu(), strict=True)]
         lags, _, sampled = await pool.samples()
         await pool.close()
     finally:
@@ -247,6 +257,9 @@ async def run(
         "negative_latencies": sum(1 for v in lags if v < 0),
         "sampled_sockets": sampled,
         "busiest_client_cpu_pct": pool.busiest_cpu(),
+        # Every process of the machine, in % of one core (200 when both cores are full), and NATS's share.
+        "machine_busy_pct": machine,
+        "nats_nodes_cpu_pct": nats_pct,
         "instances": per_instance,
         "max_share": max(i["share"] for i in per_instance),
         "max_cpu_us_per_published": max(i["cpu_us_per_published"] for i in per_instance),
