@@ -113,6 +113,10 @@ def scaleout_rows(results: dict[str, Any]) -> list[Row]:
     for label in r.get("order") or list(r["runs"]):
         run = r["runs"][label]
         rows += [_share_row(label, run, shape), _latency_row(label, run)]
+    for label, why in r.get("failed", {}).items():
+        rows.append(
+            (f"Scale-out, {TITLES[label]} ({shape})", "completes", f"failed: {why}", "", "**missed**")
+        )
     return [*rows, *_capacity_rows(r)]
 
 

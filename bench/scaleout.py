@@ -235,8 +235,8 @@ async def run(
         wall, machine = time.monotonic() - t0, busy_pct(machine0, psutil.cpu_times())
         nats_pct = [round(100 * (b - a) / wall, 1) for a, b in zip(nats0, bed.nats_cpu(), strict=True)]
         lags, _, sampled = await pool.samples()
-        await pool.close()
     finally:
+        await pool.close()
         await bed.stop_notifiers()
     per_instance = [
         _instance(b, a, c, sum(1 for _, i in sockets if i == n), events)
@@ -290,9 +290,15 @@ async def measure(pool: ClientPool, plan: Plan) -> dict[str, Any]:
     await bed.start()
     tenants = [EventFactory(tenant_id=f"scaleout-{t:04d}") for t in range(tenant_count)]
     runs: dict[str, Any] = {}
+    failed: dict[str, str] = {}
     try:
         for label, (how, follow) in RUNS.items():
-            r = await run(bed, pool, tenants, how, follow, viewers, rate, seconds)
+            try:
+                r = await run(bed, pool, tenants, how, follow, viewers, rate, seconds)
+            except Exception as exc:  # the other runs still say something
+                failed[label] = f"{type(exc).__name__}: {exc}"[:300]
+                log.error("  scaleout %s failed: %s", label, failed[label])
+                continue
             runs[label] = r
             log.info(
                 "  scaleout %s: shares %s, p50 %s p99 %s ms, CPU µs/published %s",
@@ -315,5 +321,6 @@ async def measure(pool: ClientPool, plan: Plan) -> dict[str, Any]:
         "seconds": seconds,
         "order": list(runs),
         "runs": runs,
+        "failed": failed,
         "capacity": capacity(runs),
     }
