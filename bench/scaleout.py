@@ -98,8 +98,8 @@ class ClusterBed:
         """CPU seconds (user + system) of each NATS node so far."""
         return [sum(cpu_times(node.pid)) if node.pid else 0.0 for node in self.cluster.nodes]
 
-    async def start_notifiers(self, follow: str) -> list[Instance]:
-        """`instances` notifiers on every node's URL, reading as `follow` says; presence off."""
+    async def start_notifiers(self, label: str, follow: str) -> list[Instance]:
+        """The notifiers of run `label` on every node's URL, reading as `follow` says; presence off."""
         from sprintboard_devstack.servers import free_port
         from sprintboard_devstack.stack import ServiceProcess
 
@@ -110,13 +110,13 @@ class ClusterBed:
                 "NATS_URL": self.cluster.url,
                 "SPRINTBOARD_JWT_SECRET": self.secret,
                 "NOTIFIER_PORT": str(port),
-                "NOTIFIER_INSTANCE_ID": f"scaleout-{follow}-{n}",
+                "NOTIFIER_INSTANCE_ID": f"scaleout-{label}-{n}",
                 "NOTIFIER_STREAM_REPLICAS": "3",
                 "NOTIFIER_FOLLOW": follow,
                 # Presence refreshes cost CPU by time, not by event; presence has its own scenario.
                 "NOTIFIER_PRESENCE_ENABLED": "false",
             }
-            log_file = self.logs / f"notifier-{follow}-{n}.log"
+            log_file = self.logs / f"notifier-{label}-{n}.log"
             # Ready, not live: a notifier refuses sockets until its stream reading runs.
             services.append(
                 ServiceProcess(
@@ -209,14 +209,14 @@ async def run(
     bed: ClusterBed,
     pool: ClientPool,
     tenants: list[EventFactory],
-    how: str,
-    follow: str,
+    label: str,
     viewers: int,
     rate: float,
     seconds: float,
 ) -> dict[str, Any]:
-    """One placement with fresh notifiers: connect, publish for `seconds`, read every instance's figures."""
-    notifiers = await bed.start_notifiers(follow)
+    """One run of RUNS with fresh notifiers: connect, publish for `seconds`, read every instance's figures."""
+    how, follow = RUNS[label]
+    notifiers = await bed.start_notifiers(label, follow)
     try:
         sockets = placement(tenants, viewers, len(notifiers), how)
         opened = await _connect(pool, notifiers, tenants, bed.secret, sockets)
@@ -292,9 +292,9 @@ async def measure(pool: ClientPool, plan: Plan) -> dict[str, Any]:
     runs: dict[str, Any] = {}
     failed: dict[str, str] = {}
     try:
-        for label, (how, follow) in RUNS.items():
+        for label in RUNS:
             try:
-                r = await run(bed, pool, tenants, how, follow, viewers, rate, seconds)
+                r = await run(bed, pool, tenants, label, viewers, rate, seconds)
             except Exception as exc:  # the other runs still say something
                 failed[label] = f"{type(exc).__name__}: {exc}"[:300]
                 log.error("  scaleout %s failed: %s", label, failed[label])
@@ -323,4 +323,5 @@ async def measure(pool: ClientPool, plan: Plan) -> dict[str, Any]:
         "runs": runs,
         "failed": failed,
         "capacity": capacity(runs),
+        "notifier_logs": str(bed.logs),
     }
