@@ -220,8 +220,9 @@ async def run(
     try:
         sockets = placement(tenants, viewers, len(notifiers), how)
         opened = await _connect(pool, notifiers, tenants, bed.secret, sockets)
-        for n in notifiers:
-            await quiet(n.pid, limit=10)
+        # Settled: the instances done with the connects, the nodes with creating what they asked for.
+        for pid in [n.pid for n in notifiers] + [node.pid for node in bed.cluster.nodes if node.pid]:
+            await quiet(pid, limit=10)
         rounds = max(1, round(rate * seconds / len(tenants)))  # every tenant gets as many events
         events = rounds * len(tenants)
         await pool.reset(sample_limit=rounds + 10, sample_sockets=min(len(sockets), 1000))
