@@ -129,14 +129,26 @@ class ClusterBed:
             self.notifiers = [Instance(s) for s in services]
         return self.notifiers
 
-    async def stop_notifiers(self) -> None:
+    async def stop_notifiers(self, limit: float = 30.0) -> int:
+        """Stop the run's notifiers and wait (at most `limit` s) until the server has dropped their
+        consumers, so that the next run starts on a stream with none; how many were left."""
         await asyncio.gather(*(asyncio.to_thread(n.service.stop) for n in self.notifiers))
         self.notifiers = []
+        deadline = time.monotonic() + limit
+        while (left := await self.consumers()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        return left
+
+    async def consumers(self) -> int:
+        """The consumers on BACKLOG_TASKS now (nats-server 2.15 allows a stream 1,000 by default)."""
+        from sprintboard_contracts.subjects import STREAM_NAME
+
+        return int((await self.js.stream_info(STREAM_NAME)).state.consumer_count)
 
     async def stop(self) -> None:
+        await asyncio.gather(*(asyncio.to_thread(n.service.stop) for n in self.notifiers))
         if self.nc is not None:
             await self.nc.close()
-        await self.stop_notifiers()
         self.cluster.cleanup()
 
 
@@ -232,13 +244,14 @@ async def run(
         sent_s = await publisher.run(count=events)
         done = await pool.wait(rounds, timeout=max(10.0, 2 * seconds))
         after = await _settled(notifiers)
+        consumers = await bed.consumers()
         cpu = [sum(cpu_times(n.pid)) - c for n, c in zip(notifiers, cpu0, strict=True)]
         wall, machine = time.monotonic() - t0, busy_pct(machine0, psutil.cpu_times())
         nats_pct = [round(100 * (b - a) / wall, 1) for a, b in zip(nats0, bed.nats_cpu(), strict=True)]
         lags, _, sampled = await pool.samples()
     finally:
         await pool.close()
-        await bed.stop_notifiers()
+        left = await bed.stop_notifiers()
     per_instance = [
         _instance(b, a, c, sum(1 for _, i in sockets if i == n), events)
         for n, (b, a, c) in enumerate(zip(before, after, cpu, strict=True))
@@ -262,6 +275,8 @@ async def run(
         "machine_busy_pct": machine,
         "nats_nodes_cpu_pct": nats_pct,
         "instances": per_instance,
+        "stream_consumers": consumers,
+        "consumers_left_after": left,  # on the stream once the run's notifiers had gone (waited up to 30 s)
         "max_share": max(i["share"] for i in per_instance),
         "max_cpu_us_per_published": max(i["cpu_us_per_published"] for i in per_instance),
     }
