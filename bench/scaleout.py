@@ -303,11 +303,11 @@ async def measure(pool: ClientPool, plan: Plan) -> dict[str, Any]:
     tenant_count, viewers, instances = plan.scaleout_tenants, plan.scaleout_viewers, plan.scaleout_instances
     rate, seconds = plan.scaleout_rate, plan.scaleout_seconds
     bed = ClusterBed(instances)
-    await bed.start()
     tenants = [EventFactory(tenant_id=f"scaleout-{t:04d}") for t in range(tenant_count)]
     runs: dict[str, Any] = {}
     failed: dict[str, str] = {}
     try:
+        await bed.start()
         for label in RUNS:
             try:
                 r = await run(bed, pool, tenants, label, viewers, rate, seconds)
