@@ -69,6 +69,9 @@ class Bed:
         self.nats = EmbeddedNats()
         port = free_port()
         env = os.environ.copy()
+        # The consume path of an instance that reads every event (with interest routing, an instance with
+        # no sockets reads none); NOTIFIER_FOLLOW=interest in the environment measures interest routing.
+        env.setdefault("NOTIFIER_FOLLOW", "all")
         env.update(
             NATS_URL=self.nats.url,
             SPRINTBOARD_JWT_SECRET=self.secret,

@@ -37,6 +37,13 @@ class MemorySource:
         self.hub: Hub | None = None
         self.reads = 0
         self.asked: list[tuple[str, frozenset[SubscriptionKey] | None]] = []  # each replay's feed
+        self.followers: dict[str, int] = {}  # sockets per tenant, as `follow`/`unfollow` count them
+
+    async def follow(self, tenant_id: str) -> None:
+        self.followers[tenant_id] = self.followers.get(tenant_id, 0) + 1
+
+    def unfollow(self, tenant_id: str) -> None:
+        self.followers[tenant_id] -= 1
 
     async def replay(
         self, tenant_id: str, keys: frozenset[SubscriptionKey] | None, from_seq: int, to_seq: int
@@ -99,7 +106,15 @@ class UnreadOutlet:
 
 
 def open_socket(hub: Hub, tenant: str = T1, pending: bool = False, capacity: int = 100) -> Session:
-    return hub.open(tenant, UnreadOutlet(capacity), pending=pending)
+    """`Hub.open` run to its end without a loop: the memory source follows a tenant at once."""
+    opening = hub.open(tenant, UnreadOutlet(capacity), pending=pending)
+    try:
+        opening.send(None)
+    except StopIteration as done:
+        session: Session = done.value
+        return session
+    opening.close()
+    raise AssertionError("Hub.open waited on a source that follows at once")
 
 
 def outlet(s: Session) -> UnreadOutlet:

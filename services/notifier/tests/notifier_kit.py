@@ -95,6 +95,15 @@ async def run_notifier(nats_url: str, **overrides: Any) -> AsyncIterator[Notifie
         await asyncio.wait_for(task, 30)
 
 
+async def caught_up(notifier: Notifier, tenant_id: str, seq: int, timeout: float = 10.0) -> None:
+    """Until the notifier's live path has come to `seq` for `tenant_id` (which it must follow: a socket of
+    that tenant is open, or the instance follows every tenant)."""
+    hub = notifier.hub
+    async with asyncio.timeout(timeout):
+        while hub.position(tenant_id) < seq:
+            await asyncio.sleep(0.01)
+
+
 def token(org_id: str | None, sub: str = "alice", ttl_seconds: int = 3600) -> str:
     return mint_dev_token(
         SECRET, sub, sub.title(), f"{sub}@example.com", org_id=org_id, ttl_seconds=ttl_seconds

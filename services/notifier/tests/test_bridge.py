@@ -18,10 +18,10 @@ from sprintboard_notifier.settings import NotifierSettings
 pytestmark = pytest.mark.unit
 
 
-async def test_events_of_a_tenant_with_no_socket_here_are_still_kept_for_its_resumes() -> None:
+async def test_an_instance_that_follows_every_tenant_keeps_the_events_of_one_with_no_socket_here() -> None:
     # The storm case: a tenant's sockets were on an instance that died and resume here, where the tenant
     # had no socket while its events went by. The memory must hold them, or the resume is silently short.
-    bridge = StreamBridge(NotifierSettings(jwt_secret=SECRET), NotifierMetrics())
+    bridge = StreamBridge(NotifierSettings(jwt_secret=SECRET, follow="all"), NotifierMetrics())
     hub = bridge.hub
     hub.start("epoch-1", 0)
     mine, other = Board(f"org-{uuid.uuid4()}"), Board(f"org-{uuid.uuid4()}")
@@ -36,7 +36,7 @@ async def test_events_of_a_tenant_with_no_socket_here_are_still_kept_for_its_res
 
 async def test_uppercase_ids_of_an_event_route_as_the_lowercase_subscriptions_do() -> None:
     # The contract's UUIDs may be uppercase hex; subscriptions are lowercase, and the body goes as sent.
-    bridge = StreamBridge(NotifierSettings(jwt_secret=SECRET), NotifierMetrics())
+    bridge = StreamBridge(NotifierSettings(jwt_secret=SECRET, follow="all"), NotifierMetrics())
     hub = bridge.hub
     hub.start("epoch-1", 0)
     board = Board(f"org-{uuid.uuid4()}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from notifier_kit import Board, Notifier, client, make_event, publisher, run_notifier, token
+from notifier_kit import Board, Notifier, caught_up, client, make_event, publisher, run_notifier, token
 
 pytestmark = pytest.mark.integration
 
@@ -41,15 +41,12 @@ async def test_a_frame_authenticated_socket_holds_events_until_its_resume_has_re
     async with publisher(nats_url) as pub:
         missed = [make_event(board) for _ in range(3)]
         seqs = [await pub.publish(e) for e in missed]
-        while patient.hub.cursor < seqs[-1]:
-            await pub.nc.flush()
         async with client(patient, token(tenant), auth="frame") as c:
             await c.control("welcome")
             # Published after welcome, before the client says it resumes: held, not sent ahead of the replay.
             early = make_event(board)
             early_seq = await pub.publish(early)
-            while patient.hub.cursor < early_seq:
-                await pub.nc.flush()
+            await caught_up(patient, tenant, early_seq)
             assert await c.quiet(0.3) == []
             await c.send({"type": "subscribe", "resume_from": {"seq": seqs[0] - 1, "epoch": epoch}})
             got = await c.events(4)

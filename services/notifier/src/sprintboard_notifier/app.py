@@ -49,12 +49,14 @@ class StreamBridge:
     """The only place that knows both sides: follower callbacks into the hub, and the hub's event source."""
 
     def __init__(self, settings: NotifierSettings, metrics: NotifierMetrics) -> None:
+        follow_all = settings.follow == "all"
         self.hub = Hub(
             self,
             metrics,
             hold_frames=settings.resume_hold_frames,
             stall_seconds=settings.replay_stall_seconds,
             history_events=settings.history_events,
+            follow_all=follow_all,
         )
         self.follower = StreamFollower(
             settings.nats_servers,
@@ -62,9 +64,17 @@ class StreamBridge:
             metrics,
             on_skip=self.hub.advance,
             on_ready=self.hub.start,
+            on_follow=self.hub.followed,
+            on_drop=self.hub.dropped,
             stream_settings=settings.stream_settings(),
             name=f"sprintboard-notifier-{settings.instance_id}",
+            follow_all=follow_all,
+            linger_seconds=settings.interest_linger_seconds,
+            warm_events=settings.history_events,
+            max_creates=settings.follow_creates,
+            create_timeout=settings.follow_timeout_seconds,
         )
+        metrics.followed_tenants.set_function(lambda: self.follower.tenants)
         self.history = StreamHistory(
             self.follower.jetstream,
             lambda: self.hub.epoch,
@@ -74,9 +84,15 @@ class StreamBridge:
         )
 
     def _on_event(self, seq: int, subject: str, data: bytes, event: AnyWireEvent) -> None:
-        # Every event goes to the hub, followed here or not: its memory of recent events must hold every
-        # tenant's, or a socket resuming here after its instance died would be told a gap was complete.
+        # Every event that comes by goes to the hub, matching a socket or not: its memory of a followed
+        # tenant's recent events must be whole, or a resume would be told a gap was complete.
         self.hub.publish(to_delivery(seq, data, event))
+
+    async def follow(self, tenant_id: str) -> None:
+        await self.follower.follow(tenant_id)
+
+    def unfollow(self, tenant_id: str) -> None:
+        self.follower.unfollow(tenant_id)
 
     async def replay(
         self, tenant_id: str, keys: frozenset[SubscriptionKey] | None, from_seq: int, to_seq: int

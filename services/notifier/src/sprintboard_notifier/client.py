@@ -85,7 +85,12 @@ class Clients:
         # Only a socket that authenticated by frame holds its events until it subscribes: that is how the
         # board (and any client that resumes) connects, and its `subscribe` follows `welcome` at once. A token
         # on the URL is the reference client, which never subscribes: its tenant's events go out at once.
-        session = self.hub.open(identity.tenant_id, writer, pending=not query_token)
+        try:
+            session = await self.hub.open(identity.tenant_id, writer, pending=not query_token)
+        except Exception as exc:  # its tenant cannot be followed now (NATS away or slow): come back later
+            log.warning("tenant not followed, socket refused: %s: %s", type(exc).__name__, exc)
+            conn.close(TRY_AGAIN_LATER, "not ready")
+            return
         client = Client(self, conn, session, writer, identity)
         self._open.add(client)
         self.metrics.sockets.inc()
@@ -164,7 +169,8 @@ class Client:
 
     async def run(self) -> None:
         s = self.session
-        self._hub.send(s, protocol.welcome(s.session_id, self._hub.cursor, self._hub.epoch))
+        hub = self._hub
+        hub.send(s, protocol.welcome(s.session_id, hub.position(s.tenant_id), hub.epoch))
         self._schedule_expiry()
         try:
             await self._read()

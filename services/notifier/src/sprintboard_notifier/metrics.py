@@ -101,3 +101,8 @@ class NotifierMetrics:
         )
         self.replayed = Counter("notifier_replayed_events_total", "Events served from a resume", registry=r)
         self.resyncs = Counter("notifier_resync_required_total", "Resumes answered with resync", registry=r)
+        self.followed_tenants = Gauge(
+            "notifier_followed_tenants",
+            "Tenants whose events this instance follows from NATS (0: it follows every tenant)",
+            registry=r,
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings
@@ -59,6 +60,16 @@ class NotifierSettings(NatsFields, JwtFields, StreamFields, BaseSettings):
     abuse_window_seconds: float = Field(default=10.0, gt=0)
     batch_window_seconds: float = Field(default=0.005, ge=0)
     batch_max_events: int = Field(default=256, ge=1)
+
+    # Interest routing (docs/architecture.md): "interest" follows from NATS only the tenants this instance's
+    # sockets need, one consumer per tenant, kept `interest_linger_seconds` after its last socket left;
+    # "all" reads every event of every tenant (one consumer). At most `follow_creates` consumers are
+    # created at once; a socket whose tenant cannot be followed within `follow_timeout_seconds` is closed
+    # with 1013 and reconnects.
+    follow: Literal["interest", "all"] = "interest"
+    interest_linger_seconds: float = Field(default=30.0, ge=0)
+    follow_creates: int = Field(default=16, ge=1)
+    follow_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # How often the stream's identity is checked, to notice a deleted and recreated stream.
     stream_watch_seconds: float = Field(default=10.0, gt=0)

@@ -21,7 +21,17 @@ log = logging.getLogger(__name__)
 
 
 class EventSource(Protocol):
-    """The stored events beyond the hub's memory, for a resume (implemented over JetStream in app wiring)."""
+    """Where events come from (implemented over JetStream in app wiring): the live interest of the
+    instance's sockets, and the stored events beyond the hub's memory, for a resume."""
+
+    async def follow(self, tenant_id: str) -> None:
+        """A socket of `tenant_id` opens: returns once the tenant's events come live (the source calls
+        `Hub.followed` first when it starts following that tenant); raises when that cannot be now."""
+        ...
+
+    def unfollow(self, tenant_id: str) -> None:
+        """A socket that `follow` was awaited for is gone."""
+        ...
 
     def replay(
         self, tenant_id: str, keys: frozenset[SubscriptionKey] | None, from_seq: int, to_seq: int
@@ -56,7 +66,12 @@ class _TenantIndex:
 
 
 class Hub:
-    """Knows sockets and events, nothing of NATS: the event source is injected."""
+    """Knows sockets and events, nothing of NATS: the event source is injected.
+
+    With `follow_all` every event of every tenant comes by, in stream order, and one cursor says how far
+    the live path is. Otherwise (interest routing) only the tenants the sockets need come by, each in
+    stream order from where the source started following it (`followed`): each has its own position, and
+    the memory of recent events is complete per tenant from there."""
 
     def __init__(
         self,
@@ -66,6 +81,7 @@ class Hub:
         hold_frames: int,
         stall_seconds: float,
         history_events: int = 10_000,
+        follow_all: bool = True,
     ) -> None:
         self._source = source
         self._metrics = metrics
@@ -73,27 +89,49 @@ class Hub:
         self._stall = stall_seconds
         self._tenants: dict[str, _TenantIndex] = {}
         self._sessions: dict[str, Session] = {}
-        self.recent = RecentEvents(history_events)
+        self.follow_all = follow_all
+        self.recent = RecentEvents(history_events, per_tenant=not follow_all)
+        self._positions: dict[str, int] = {}  # per followed tenant (interest routing)
         self.epoch = ""
-        self.cursor = 0
+        self.cursor = 0  # the highest stream seq known to the live path
         self.ready = False
 
     def start(self, epoch: str, cursor: int) -> None:
         """The source is live from `cursor` on, in stream `epoch`."""
         recreated = self.ready and epoch != self.epoch
-        if epoch != self.epoch or cursor > self.cursor:
+        if epoch != self.epoch or (self.follow_all and cursor > self.cursor):
             # Another stream, or a follower that starts past what we saw: the memory would have a hole.
             self.recent.reset(cursor)
+            self._positions.clear()
         # A restarted consumer on the same stream must not move the cursor back (that would re-send).
         self.cursor = max(self.cursor, cursor) if epoch == self.epoch else cursor
         self.epoch = epoch
         self.ready = True
         if recreated:
             # Every socket's seqs belong to the old stream: each client reloads its snapshot.
-            frame = Frame.control({"type": "resync_required", "seq": cursor, "epoch": epoch})
             for s in self.sessions():
                 self._metrics.resyncs.inc()
-                self.send(s, frame)
+                self.send(s, self._resync_frame(s))
+
+    def followed(self, tenant_id: str, cursor: int) -> None:
+        """Interest routing: `tenant_id`'s events come live from after `cursor` on."""
+        position = self._positions.get(tenant_id)
+        if position is not None and cursor <= position:
+            return  # its feed restarted where it left off: nothing in between was missed
+        self._positions[tenant_id] = cursor
+        self.recent.track(tenant_id, cursor)
+
+    def dropped(self, tenant_id: str) -> None:
+        """Interest routing: `tenant_id` is no longer followed (no socket of it is left)."""
+        self._positions.pop(tenant_id, None)
+        self.recent.forget(tenant_id)
+
+    def position(self, tenant_id: str) -> int:
+        """How far the live path is for `tenant_id`: every one of its events up to this seq has come by
+        (or, not followed, the highest seq known)."""
+        if self.follow_all:
+            return self.cursor
+        return self._positions.get(tenant_id, self.cursor)
 
     def sessions(self) -> Iterator[Session]:
         return iter(list(self._sessions.values()))
@@ -103,10 +141,11 @@ class Hub:
 
     # -- membership -----------------------------------------------------------------------------------
 
-    def open(self, tenant_id: str, outlet: Outlet, pending: bool = True) -> Session:
+    async def open(self, tenant_id: str, outlet: Outlet, pending: bool = True) -> Session:
         """A new socket, tenant-wide, whose frames go to `outlet`; while `pending` its events wait for
-        `go_live` or `resume`."""
-        s = Session(uuid.uuid4().hex, tenant_id, outlet, self._hold_frames, self.cursor, pending)
+        `go_live` or `resume`. Returns once its tenant is followed; raises when it cannot be now."""
+        await self._source.follow(tenant_id)
+        s = Session(uuid.uuid4().hex, tenant_id, outlet, self._hold_frames, self.position(tenant_id), pending)
         self._sessions[s.session_id] = s
         self._tenants.setdefault(tenant_id, _TenantIndex()).add(s)
         return s
@@ -115,12 +154,13 @@ class Hub:
         s.close(code, reason)
         if self._sessions.pop(s.session_id, None) is not None:
             self._unindex(s)
+            self._source.unfollow(s.tenant_id)
 
     def subscribe(self, s: Session, key: SubscriptionKey) -> bool:
         if key in s.keys or s.closed:
             return False
         self._unindex(s)
-        s.rekey(self.cursor, add=key)
+        s.rekey(self.position(s.tenant_id), add=key)
         self._tenants.setdefault(s.tenant_id, _TenantIndex()).add(s)
         return True
 
@@ -128,7 +168,7 @@ class Hub:
         if key not in s.keys or s.closed:
             return False
         self._unindex(s)
-        s.rekey(self.cursor, drop=key)
+        s.rekey(self.position(s.tenant_id), drop=key)
         self._tenants.setdefault(s.tenant_id, _TenantIndex()).add(s)
         return True
 
@@ -157,11 +197,20 @@ class Hub:
 
     def publish(self, d: Delivery) -> None:
         """Fan one live event out: serialized once, queued without waiting, full buffers closed."""
-        if d.seq <= self.cursor:
-            return  # a redelivery after the consumer reset: already fanned out
-        self.cursor = d.seq
+        tenant_id = d.tenant_id
+        if self.follow_all:
+            if d.seq <= self.cursor:
+                return  # a redelivery after the consumer reset: already fanned out
+            self.cursor = d.seq
+        else:
+            position = self._positions.get(tenant_id)
+            if position is None or d.seq <= position:
+                return  # not followed (any more), or already fanned out
+            self._positions[tenant_id] = d.seq
+            if d.seq > self.cursor:
+                self.cursor = d.seq
         self.recent.append(d)
-        index = self._tenants.get(d.tenant_id)
+        index = self._tenants.get(tenant_id)
         if index is None:
             return
         keyed: set[Session] | None = None
@@ -186,7 +235,7 @@ class Hub:
 
     async def resume(self, s: Session, key: SubscriptionKey | None, after_seq: int, epoch: str) -> bool:
         """Subscribe and replay (after_seq, cursor-at-join], holding live events meanwhile; False = resync."""
-        upto = self.cursor  # captured before any await: live events above it are held, not lost
+        upto = self.position(s.tenant_id)  # before any await: live events above it are held, not lost
         s.rekey(upto)  # what went out live so far is on record, so the replay skips it
         if key is not None:
             self.subscribe(s, key)
@@ -226,7 +275,7 @@ class Hub:
 
         The memory's part is taken now, before any await, so events it drops meanwhile are still sent.
         """
-        floor = self.recent.floor
+        floor = self.recent.floor_of(s.tenant_id)
         recent = self.recent.since(s.tenant_id, max(after_seq, floor), upto)
         if after_seq < floor:
             source = self._source.replay(s.tenant_id, keys, after_seq + 1, min(floor, upto))
@@ -260,10 +309,13 @@ class Hub:
 
     async def _resync(self, s: Session) -> bool:
         self._metrics.resyncs.inc()
-        frame = Frame.control({"type": "resync_required", "seq": self.cursor, "epoch": self.epoch})
-        if not await s.put(frame, self._stall):
+        if not await s.put(self._resync_frame(s), self._stall):
             self._overflow(s)
         return False
+
+    def _resync_frame(self, s: Session) -> Frame:
+        seq = self.position(s.tenant_id)
+        return Frame.control({"type": "resync_required", "seq": seq, "epoch": self.epoch})
 
     async def go_live(self, s: Session) -> None:
         """End a new socket's pending hold: what was held goes out under the filters it has now."""

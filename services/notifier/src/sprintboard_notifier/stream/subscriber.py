@@ -20,8 +20,9 @@ broker = NatsBroker(DOCUMENTED_NATS_URL, description="NATS with JetStream")
 TASK_EVENTS = broker.subscriber(
     ALL_TASK_EVENTS,  # v2 subjects, and the v1 ones stored before an upgrade to v2
     stream=JStream(STREAM_NAME, declare=False),
-    # One ephemeral push consumer per instance, never a queue group; the follower sets where it starts
-    # and its inbox each time it (re)creates it.
+    # Ephemeral push consumers, never a queue group: one per followed tenant per instance (or one per
+    # instance that follows every tenant); the follower sets the filter, where it starts and its inbox
+    # each time it (re)creates one.
     config=ConsumerConfig(
         deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
         ack_policy=AckPolicy.NONE,
@@ -41,11 +42,14 @@ async def fan_out(event: TaskEvent) -> None:  # pragma: no cover - the payload c
     """Forward the event to the sockets of its tenant whose subscriptions match."""
 
 
-def consumer_config(start_seq: int, deliver_subject: str) -> ConsumerConfig:
-    """The declared consumer, delivering to `deliver_subject` from stream sequence `start_seq` on."""
+def consumer_config(
+    start_seq: int, deliver_subject: str, filter_subject: str | None = None
+) -> ConsumerConfig:
+    """The declared consumer, delivering to `deliver_subject` from stream sequence `start_seq` on: every
+    task event, or only those on `filter_subject` (one tenant's v2 subjects, for interest routing)."""
     return dataclasses.replace(
         TASK_EVENTS.config,
-        filter_subject=TASK_EVENTS.subject.broker_address,
+        filter_subject=filter_subject or TASK_EVENTS.subject.broker_address,
         opt_start_seq=start_seq,
         deliver_subject=deliver_subject,
     )
