@@ -43,10 +43,12 @@ class ClientPool:
         ready_frames: int = 0,
         timeout: float = 120.0,
         first_frames_each: list[list[str]] | None = None,
+        urls_each: list[str] | None = None,
     ) -> dict[str, Any]:
         """Open `count` more sockets in total; returns how many are open and the first errors.
 
-        `first_frames_each`: socket i of all sends entry i modulo its length instead of `first_frames`."""
+        `first_frames_each`: socket i of all sends entry i modulo its length instead of `first_frames`;
+        `urls_each`: socket i opens entry i modulo its length instead of `url`."""
         n = len(self.workers)
         shares = [count // n + (1 if i < count % n else 0) for i in range(n)]
         cmds = [
@@ -57,6 +59,7 @@ class ClientPool:
                 "addrs": self._addrs_of(i),
                 "first_frames": first_frames or [],
                 "first_frames_each": (first_frames_each or [])[i::n],
+                "urls_each": (urls_each or [])[i::n],
                 "ready_frames": ready_frames,
                 "timeout": timeout,
             }

@@ -33,7 +33,7 @@ async def step(
     sent = await target.send(events, rate)
     done = await pool.wait(events, timeout=max(2.0, 2 * seconds))
     server = meter.read()
-    machine = _busy_pct(machine0, psutil.cpu_times())
+    machine = busy_pct(machine0, psutil.cpu_times())
     if done["min_events"] < events:
         await pool.settle(limit=5 * seconds)
     lags, _, _ = await pool.samples()
@@ -126,7 +126,7 @@ def _limit(result: dict[str, Any]) -> str:
 CORES = psutil.cpu_count() or 1
 
 
-def _busy_pct(before: Any, after: Any) -> float:
+def busy_pct(before: Any, after: Any) -> float:
     """Machine-wide CPU in % of one core (all cores, all processes) between two `psutil.cpu_times()`."""
     idle = (after.idle - before.idle) + (getattr(after, "iowait", 0.0) - getattr(before, "iowait", 0.0))
     total = sum(after) - sum(before)

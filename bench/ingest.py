@@ -133,7 +133,7 @@ class Bed:
         await asyncio.to_thread(self.nats.cleanup)
 
 
-def _cpu(pid: int) -> tuple[float, float]:
+def cpu_times(pid: int) -> tuple[float, float]:
     """(user, system) CPU seconds of the process."""
     t = psutil.Process(pid).cpu_times()
     return float(t.user), float(t.system)
@@ -144,7 +144,7 @@ async def phase(bed: Bed, events: list[tuple[str, str, bytes]], sockets: int) ->
     n = len(events)
     counted0 = (await scrape(bed.notifier.url)).get(COUNTER, 0.0)
     first_seq = await bed.last_seq() + 1
-    cpu0, t0 = _cpu(bed.pid), time.monotonic()
+    cpu0, t0 = cpu_times(bed.pid), time.monotonic()
     for subject, event_id, body in events:
         await bed.js.publish_async(subject, body, headers={"Nats-Msg-Id": event_id})
     await asyncio.wait_for(bed.js.publish_async_completed(), 60)
@@ -156,7 +156,7 @@ async def phase(bed: Bed, events: list[tuple[str, str, bytes]], sockets: int) ->
         if counted >= n:
             break
         await asyncio.sleep(0.05)
-    wall, cpu1 = time.monotonic() - t0, _cpu(bed.pid)
+    wall, cpu1 = time.monotonic() - t0, cpu_times(bed.pid)
     user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
     cpu = user + system
     if counted < n:

@@ -21,6 +21,12 @@ IP_BIND_ADDRESS_NO_PORT = 24  # Linux: pick the port at connect, so one address 
 CONNECT_CONCURRENCY = 256
 
 
+def _target(url: str, origin: str | None) -> tuple[str, int, bytes]:
+    """Host, port and upgrade request of a socket URL."""
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 80, upgrade_request(url, origin)
+
+
 class LoadClient:
     """One process's share of the sockets; every command answers with one JSON line."""
 
@@ -69,9 +75,9 @@ class LoadClient:
         # Per-socket first frames (socket i sends each[i % len]): tokens of many tenants.
         each = [[f.encode() for f in frames] for frames in cmd.get("first_frames_each") or []]
         ready = int(cmd.get("ready_frames", 0))
-        parts = urlsplit(url)
-        host, port = parts.hostname or "127.0.0.1", parts.port or 80
-        request = upgrade_request(url, cmd.get("origin"))
+        # Per-socket URLs (socket i opens urls[i % len]): a query string per tenant, or another server.
+        urls: list[str] = cmd.get("urls_each") or [url]
+        targets = {u: _target(u, cmd.get("origin")) for u in set(urls)}
         started = time.monotonic()
         self._target = len(self.conns) + count
         self._ready_event.clear()
@@ -80,6 +86,7 @@ class LoadClient:
         async def one(i: int) -> None:
             async with limit:
                 frames = each[i % len(each)] if each else first
+                host, port, request = targets[urls[i % len(urls)]]
                 conn = await self._open(host, port, addrs[i % len(addrs)], request, frames, ready)
                 # Keep at most CONNECT_CONCURRENCY upgrades in flight, not just TCP connects.
                 while not (conn.ready or conn.closed) and time.monotonic() - started < 30:

@@ -47,6 +47,13 @@ class Plan:
     presence_sockets: int = 10_000
     presence_sprints: int = 1_000
     presence_tenants: int = 100
+    # Scale-out: instances notifiers on a 3-node NATS cluster, tenants x viewers sockets (one sprint per
+    # tenant), events/s round-robin over the tenants for the seconds, once per placement.
+    scaleout_tenants: int = 1_000
+    scaleout_viewers: int = 10
+    scaleout_instances: int = 4
+    scaleout_rate: float = 2_000.0
+    scaleout_seconds: float = 15.0
     # First event after connect (reference client): takes on one socket, then fresh sockets of one take.
     first_takes: int = 30
     first_fresh: int = 20
@@ -82,6 +89,8 @@ QUICK = Plan(
     presence_sockets=1_000,
     presence_sprints=100,
     presence_tenants=10,
+    scaleout_tenants=200,
+    scaleout_seconds=5.0,
     first_takes=10,
     first_fresh=10,
 )

@@ -20,7 +20,7 @@ import httpx
 import orjson
 
 from bench.clients import ClientPool
-from bench.ingest import Bed, _cpu
+from bench.ingest import Bed, cpu_times
 from bench.metrics import scrape
 
 log = logging.getLogger("bench.presence")
@@ -64,7 +64,7 @@ class Meter:
         out: dict[str, float] = {"t": time.monotonic()}
         for i, n in enumerate(self.notifiers):
             assert n.proc is not None
-            user, system = _cpu(n.proc.pid)
+            user, system = cpu_times(n.proc.pid)
             out[f"cpu{i}"] = user + system
             samples = await scrape(n.url)
             for c in COUNTERS:

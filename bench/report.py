@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.report_fanout import fanout_rows
+from bench.report_scaleout import SCALEOUT_NOTE, scaleout_details, scaleout_rows
 from bench.report_shapes import (
     STORM_NOTE,
     TENANTS_NOTE,
@@ -257,6 +258,7 @@ def markdown(results: dict[str, Any]) -> str:
         + _latency_rows(results)
         + tenant_rows(results)
         + storm_rows(results)
+        + scaleout_rows(results)
         + presence_rows(results)
         + first_event_rows(results)
         + fanout_rows(results)
@@ -285,6 +287,8 @@ def markdown(results: dict[str, Any]) -> str:
         parts += ["", "## Many tenants", "", *TENANTS_NOTE, "", tenant_details(results)]
     if results.get("storm"):
         parts += ["", "## Reconnect storm", "", *STORM_NOTE, "", storm_details(results)]
+    if results.get("scaleout"):
+        parts += ["", "## Scale-out", "", *SCALEOUT_NOTE, "", scaleout_details(results)]
     if results.get("presence"):
         parts += ["", "## Presence", "", *PRESENCE_NOTE, "", presence_details(results)]
     if results.get("fanout"):

@@ -9,7 +9,18 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-from bench import connections, fanout, first_event, ingest, latency, presence, storm, tenants, writes
+from bench import (
+    connections,
+    fanout,
+    first_event,
+    ingest,
+    latency,
+    presence,
+    scaleout,
+    storm,
+    tenants,
+    writes,
+)
 from bench.board import create_board
 from bench.clients import ClientPool
 from bench.events import BENCH_ORG
@@ -22,6 +33,7 @@ SCENARIOS = (
     "ingest",
     "tenants",
     "storm",
+    "scaleout",
     "presence",
     "fanout",
     "connections",
@@ -117,6 +129,10 @@ class Run:
                     plan.storm_after_seconds,
                 )
                 await self.record("storm", work)
+            if "scaleout" in self.only:
+                # Its own 3-node NATS cluster and notifiers: needs no stack.
+                work = scaleout.measure(pool, plan)
+                await self.record("scaleout", work)
             if "presence" in self.only:
                 work = presence.measure(
                     pool, plan.presence_sockets, plan.presence_sprints, plan.presence_tenants

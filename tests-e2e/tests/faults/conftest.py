@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from sprintboard_devstack.servers import EmbeddedNats, free_port
+from sprintboard_devstack.cluster import nats_cluster as start_cluster
+from sprintboard_devstack.servers import EmbeddedNats
 from sprintboard_devstack.stack import Stack
 from sprintboard_devstack.stack import start_stack as start_processes
 
@@ -56,30 +57,9 @@ async def start_stack() -> AsyncIterator[StartStack]:
 
 @pytest.fixture
 def nats_cluster() -> Iterator[list[EmbeddedNats]]:
-    """Three nats-server processes clustered by routes, JetStream on each (own store, own server name).
-    Started from this thread: a server dies with the thread that started it (PR_SET_PDEATHSIG)."""
-    routes = [free_port() for _ in range(3)]
-    nodes = [
-        EmbeddedNats(
-            name=f"node-{n}",
-            extra_args=[
-                "--cluster_name",
-                "sprintboard",
-                "--cluster",
-                f"nats://127.0.0.1:{routes[n]}",
-                "--routes",
-                ",".join(f"nats://127.0.0.1:{port}" for port in routes),
-            ],
-        )
-        for n in range(3)
-    ]
-    try:
-        for node in nodes:
-            node.start()
-        yield nodes
-    finally:
-        for node in nodes:
-            node.cleanup()
+    """Three nats-servers clustered by routes (`sprintboard_devstack.cluster`), started from this thread."""
+    with start_cluster(3) as cluster:
+        yield cluster.nodes
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

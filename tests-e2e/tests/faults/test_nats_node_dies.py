@@ -19,8 +19,8 @@ from fault_clients import Driver, User, new_sprint
 from fault_stack import read_stream, stream_position, task_versions, wait_drained
 
 from sprintboard_contracts.subjects import STREAM_NAME
+from sprintboard_devstack.cluster import replicated_stream
 from sprintboard_e2e.following import Follower, following
-from sprintboard_kit.stream import StreamSettings, ensure_stream
 
 if TYPE_CHECKING:
     from conftest import StartStack
@@ -28,25 +28,6 @@ if TYPE_CHECKING:
     from sprintboard_devstack.servers import EmbeddedNats
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
-
-
-async def replicated_stream(urls: list[str], timeout: float = 30) -> str:
-    """Create the stream with three replicas once the cluster has a meta leader; its leader's name."""
-    nc = await nats.connect(urls, connect_timeout=2)
-    try:
-        js = nc.jetstream(timeout=2)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                info = await ensure_stream(js, StreamSettings(replicas=3))
-                if info.cluster is not None and info.cluster.leader and len(info.cluster.replicas or []) == 2:
-                    return str(info.cluster.leader)
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-            await asyncio.sleep(0.2)
-    finally:
-        await nc.close()
 
 
 async def stream_leader(urls: list[str]) -> str | None:
