@@ -24,9 +24,10 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import Header, StreamInfo
 from nats.js.client import DEFAULT_JS_SUB_PENDING_BYTES_LIMIT, DEFAULT_JS_SUB_PENDING_MSGS_LIMIT
+from nats.js.errors import NotFoundError
 
 from sprintboard_contracts.events import InvalidEvent
-from sprintboard_contracts.subjects import filter_v2_for_tenant
+from sprintboard_contracts.subjects import ALL_V1, filter_v2_for_tenant
 from sprintboard_contracts.wire import AnyWireEvent, decode_event
 from sprintboard_kit.stream import StreamSettings, ensure_stream, require_server_version, stream_epoch
 from sprintboard_notifier.metrics import NotifierMetrics
@@ -113,6 +114,7 @@ class StreamFollower:
         self._feeds: dict[str | None, Feed] = {}
         self._watchdog: asyncio.Task[None] | None = None
         self._generation = 0
+        self._v1_epoch, self._v1_last = "", 0  # `_last_v1_seq`, known for that stream epoch
         self._tasks: set[asyncio.Task[None]] = set()
         self.epoch = ""
         self.redelivered = 0  # messages seen again after a consumer reset (dropped)
@@ -331,7 +333,10 @@ class StreamFollower:
             assert nc is not None
             if fresh:
                 state = (await js.stream_info(STREAM)).state
-                start = max(state.first_seq, state.last_seq - self._warm + 1, 1)
+                # Not below the last v1 message (stored before the upgrade): v1 subjects carry no tenant,
+                # so a tenant's feed cannot see its v1 events, and the memory must not claim them.
+                v1 = await self._last_v1_seq(js)
+                start = max(state.first_seq, state.last_seq - self._warm + 1, v1 + 1, 1)
                 feed.order = DeliveryOrder(start - 1)
                 if feed.tenant_id is not None and self._on_follow is not None:
                     self._on_follow(feed.tenant_id, start - 1)
@@ -375,6 +380,17 @@ class StreamFollower:
             )
         if old_sub is not None or old_consumer:
             self._spawn(self._discard(old_sub, old_consumer))
+
+    async def _last_v1_seq(self, js: JetStreamContext) -> int:
+        """The seq of the stream's last message on a v1 subject (0: none), once per stream: after the
+        upgrade to v2 nothing is stored on v1 subjects any more."""
+        if self._v1_epoch != self.epoch:
+            try:
+                self._v1_last = (await js.get_last_msg(STREAM, ALL_V1)).seq or 0
+            except NotFoundError:
+                self._v1_last = 0
+            self._v1_epoch = self.epoch
+        return self._v1_last
 
     async def _handle(self, feed: Feed, generation: int, started: asyncio.Event, msg: Msg) -> None:
         if not started.is_set():
