@@ -446,11 +446,13 @@ class StreamFollower:
         if last is not None and feed.order.missed(int(last)):
             self._restart_soon(feed, f"the consumer sent {last} messages, {feed.order.delivered} arrived")
 
-    def _restart_soon(self, feed: Feed, why: str) -> None:
+    def _restart_soon(self, feed: Feed, why: str, *, check: bool = False) -> None:
         if not feed.dropped and (feed.restarting is None or feed.restarting.done()):
-            feed.restarting = asyncio.create_task(self._restart(feed, why))
+            feed.restarting = asyncio.create_task(self._restart(feed, why, check))
 
-    async def _restart(self, feed: Feed, why: str) -> None:
+    async def _restart(self, feed: Feed, why: str, check: bool = False) -> None:
+        if check and not await self._gone(feed):
+            return
         what = feed.tenant_id or "every tenant"
         log.warning("%s: following %s (%s) again after seq %d", why, STREAM, what, feed.order.cursor)
         try:
@@ -463,8 +465,8 @@ class StreamFollower:
             log.warning("cannot follow %s (%s) again yet (%s); retried at the next watch", STREAM, what, exc)
 
     async def _watch(self) -> None:
-        """Every two heartbeats: a feed with no delivery and no heartbeat is restarted (its consumer is gone:
-        NATS restarted, say)."""
+        """Every two heartbeats: a feed with no delivery and no heartbeat is looked at (`_gone`), since its
+        consumer may be gone (NATS restarted, say)."""
         while True:
             await asyncio.sleep(2 * HEARTBEAT_SECONDS)
             nc = self._nc
@@ -472,8 +474,23 @@ class StreamFollower:
             for feed in list(self._feeds.values()):
                 now = feed.progress()
                 if now == feed.seen and connected and feed.consumers:
-                    self._restart_soon(feed, "no heartbeat from the consumer")
+                    self._restart_soon(feed, "no heartbeat from the consumer", check=True)
                 feed.seen = now
+
+    async def _gone(self, feed: Feed) -> bool:
+        """Whether a silent feed needs a new consumer: its consumer is gone, or sent what never came (and
+        nothing waits in this client's queue), or holds messages it does not send. Not when the
+        heartbeats are only late, this instance being too busy to read them in time: a new consumer
+        would make it busier. A failed look counts as gone."""
+        try:
+            info = await self.jetstream().consumer_info(STREAM, feed.consumer)
+        except Exception:
+            return True
+        sent = info.delivered.consumer_seq if info.delivered is not None else 0
+        got = feed.order.delivered
+        if sent > got:
+            return feed.sub is None or feed.sub.pending_msgs == 0
+        return sent < got or bool(info.num_pending)
 
 
 def _consume_exception(future: asyncio.Future[None]) -> None:
