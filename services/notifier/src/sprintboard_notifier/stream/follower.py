@@ -121,12 +121,6 @@ class StreamFollower:
         self.created = 0  # consumers created, all feeds
 
     @property
-    def cursor(self) -> int:
-        """The stream seq of the last message the every-tenant feed handed on (0 without one)."""
-        feed = self._feeds.get(EVERY_TENANT)
-        return feed.order.cursor if feed is not None else 0
-
-    @property
     def running(self) -> bool:
         """Connected, the stream known, and (following every tenant) its consumer in place."""
         connected = self._js is not None and self._nc is not None and self._nc.is_connected
@@ -139,9 +133,6 @@ class StreamFollower:
     def tenants(self) -> int:
         """Tenant feeds followed now (0 when following every tenant)."""
         return sum(1 for t in self._feeds if t is not EVERY_TENANT)
-
-    def following(self, tenant_id: str) -> bool:
-        return tenant_id in self._feeds or EVERY_TENANT in self._feeds
 
     async def run(self, watch_seconds: float) -> None:
         """Start (retrying while NATS is away), then follow a recreated stream from its end."""
