@@ -2,7 +2,10 @@
 
 As a new user would run it: its own NATS, one `python -m sprintboard_notifier` with default settings,
 valid `ownership_taken` events over many tenants published into `BACKLOG_TASKS`, and
-`notifier_events_received_total` polled until it has counted them all.
+`notifier_events_received_total` polled until it has counted them all. The floors: a bare nats-py consumer
+over the same stored events, then live with one socket per tenant (the notifier stopped), decoding only and
+decoding plus one frame written per event (W, the bare cost of a write, is the difference). The reading
+phases run last on a second bed: no sockets, then one socket per tenant reading its events.
 """
 
 from __future__ import annotations
