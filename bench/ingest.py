@@ -2,7 +2,10 @@
 
 As a new user would run it: its own NATS, one `python -m sprintboard_notifier` with default settings,
 valid `ownership_taken` events over many tenants published into `BACKLOG_TASKS`, and
-`notifier_events_received_total` polled until it has counted them all.
+`notifier_events_received_total` polled until it has counted them all. The floors: a bare nats-py consumer
+over the same stored events, then live with one socket per tenant (the notifier stopped), decoding only and
+decoding plus one frame written per event (W, the bare cost of a write, is the difference). The reading
+phases run last on a second bed: no sockets, then one socket per tenant reading its events.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from bench.procs import Child
 log = logging.getLogger("bench.ingest")
 COUNTER = "notifier_events_received_total"
 PUBLISH_PENDING = 20_000
+# The live floors (results["floor"] keys): decode_event only, and with one socket write per event.
+LIVE_DECODE = "decode_event live"
+WRITE_FLOOR = "decode_event+write live"
+LIVE_FLOORS = {LIVE_DECODE: "decode_event", WRITE_FLOOR: "decode_event+write"}  # key: natsfloor's check
 
 
 def tenants(count: int) -> list[EventFactory]:
@@ -139,16 +146,22 @@ def cpu_times(pid: int) -> tuple[float, float]:
     return float(t.user), float(t.system)
 
 
+async def publish(bed: Bed, events: list[tuple[str, str, bytes]]) -> float:
+    """Publish the events into the bed's stream (async, at most PUBLISH_PENDING in flight); seconds taken."""
+    t0 = time.monotonic()
+    for subject, event_id, body in events:
+        await bed.js.publish_async(subject, body, headers={"Nats-Msg-Id": event_id})
+    await asyncio.wait_for(bed.js.publish_async_completed(), 60)
+    return time.monotonic() - t0
+
+
 async def phase(bed: Bed, events: list[tuple[str, str, bytes]], sockets: int) -> dict[str, Any]:
     """Publish the events; the notifier's CPU from the first publish until it has counted them all."""
     n = len(events)
     counted0 = (await scrape(bed.notifier.url)).get(COUNTER, 0.0)
     first_seq = await bed.last_seq() + 1
     cpu0, t0 = cpu_times(bed.pid), time.monotonic()
-    for subject, event_id, body in events:
-        await bed.js.publish_async(subject, body, headers={"Nats-Msg-Id": event_id})
-    await asyncio.wait_for(bed.js.publish_async_completed(), 60)
-    published = time.monotonic() - t0
+    published = await publish(bed, events)
     deadline = t0 + 60 + n / 500
     counted = 0.0
     while time.monotonic() < deadline:
@@ -188,35 +201,100 @@ async def floor(bed: Bed, from_seq: int, count: int) -> dict[str, Any]:
         await child.stop()
 
 
-async def measure(
-    pool: ClientPool, count: int, tenant_count: int, phases: tuple[tuple[str, int, bool], ...]
+async def live_floors(bed: Bed, pool: ClientPool, ts: list[EventFactory], count: int) -> dict[str, Any]:
+    """The floor consuming live while `count` fresh events are published as in a phase, with one socket per
+    tenant connected to it: decode_event only, then decode_event and one frame written to the tenant's
+    socket per event. The bed's notifier must be stopped (it would compete for the cores)."""
+    child = await Child.python("natsfloor", "bench.servers.natsfloor")
+    try:
+        port = (await child.call({"cmd": "listen"}))["port"]
+        opened = await pool.connect(f"ws://127.0.0.1:{port}/", len(ts), ready_frames=0)
+        held = (await child.call({"cmd": "count"}))["connections"]
+        if opened["open"] < len(ts) or held < len(ts):
+            errors = opened["errors"]
+            raise RuntimeError(f"{opened['open']} of {len(ts)} floor sockets opened, {held} held: {errors}")
+        out = {}
+        for key, check in LIVE_FLOORS.items():
+            cmd = {"nats_url": bed.nats.url, "from_seq": await bed.last_seq() + 1, "count": count}
+            call = {"cmd": "consume", "timeout": 60 + count / 500, "check": check, **cmd}
+            consumed = asyncio.create_task(child.call(call, timeout=90 + count / 500))
+            await asyncio.sleep(0.5)  # subscribed before the first publish, as the notifier is in a phase
+            published = await publish(bed, bodies(ts, count))
+            out[key] = {**await consumed, "sockets": held, "published_s": round(published, 2)}
+        return out
+    finally:
+        try:
+            await child.stop()
+        finally:
+            await pool.close()
+
+
+async def run_phases(
+    bed: Bed, pool: ClientPool, ts: list[EventFactory], count: int, phases: tuple[tuple[str, int, bool], ...]
 ) -> dict[str, Any]:
     """Each phase adds `sockets` sockets over the tenants (matching the events or not), then ingests."""
-    bed = Bed()
-    await bed.start()
+    out: dict[str, Any] = {}
+    matching_sockets = 0
+    for label, sockets, matching in phases:
+        if sockets:
+            opened = await pool.connect(
+                bed.ws_url,
+                sockets,
+                ready_frames=2,
+                first_frames_each=socket_frames(bed.secret, ts, matching),
+            )
+            if opened["open"] < sockets:
+                raise RuntimeError(f"{opened['open']} of {sockets} sockets opened: {opened['errors']}")
+            matching_sockets += sockets if matching else 0
+        r = await phase(bed, bodies(ts, count), pool.count)
+        # Events go round-robin over the tenants, socket i follows tenant i: frames written per event.
+        r["writes_per_event"] = round(matching_sockets / len(ts), 2)
+        out[label] = r
+        log.info("  ingest %s (%d sockets): %.1f µs/event", label, pool.count, r["cpu_us_per_event"])
+    return out
+
+
+async def measure(
+    pool: ClientPool,
+    count: int,
+    tenant_count: int,
+    phases: tuple[tuple[str, int, bool], ...],
+    reading_phases: tuple[tuple[str, int, bool], ...] = (),
+) -> dict[str, Any]:
+    """The phases on one bed, its floors (stored, then live with the write floor); then the reading phases
+    on a fresh bed (its own NATS and notifier, none of the first bed's sockets)."""
     ts = tenants(tenant_count)
     # The JSON is written with sorted keys: `order` keeps the phases in the order they ran.
     results: dict[str, Any] = {"tenants": tenant_count, "phases": {}, "order": [p[0] for p in phases]}
+    bed = Bed()
+    await bed.start()
     try:
-        for label, sockets, matching in phases:
-            if sockets:
-                opened = await pool.connect(
-                    bed.ws_url,
-                    sockets,
-                    ready_frames=2,
-                    first_frames_each=socket_frames(bed.secret, ts, matching),
-                )
-                if opened["open"] < sockets:
-                    raise RuntimeError(f"{opened['open']} of {sockets} sockets opened: {opened['errors']}")
-            r = await phase(bed, bodies(ts, count), pool.count)
-            results["phases"][label] = r
-            log.info("  ingest %s (%d sockets): %.1f µs/event", label, pool.count, r["cpu_us_per_event"])
+        results["phases"] = await run_phases(bed, pool, ts, count, phases)
         first = next(iter(results["phases"].values()))
         results["floor"] = await floor(bed, first["first_seq"], count)
         log.info("  ingest floor: %s", {k: v["cpu_us_per_event"] for k, v in results["floor"].items()})
+        await pool.close()
+        await asyncio.to_thread(bed.notifier.stop)
+        live = await live_floors(bed, pool, ts, count)
+        results["floor"].update(live)
+        results["write_us_per_event"] = round(
+            live[WRITE_FLOOR]["cpu_us_per_event"] - live[LIVE_DECODE]["cpu_us_per_event"], 2
+        )
+        log.info("  ingest live floors: %s", {k: v["cpu_us_per_event"] for k, v in live.items()})
     finally:
         try:
             await pool.close()
         finally:
             await bed.stop()
+    if reading_phases:
+        bed = Bed()
+        await bed.start()
+        try:
+            reading = await run_phases(bed, pool, ts, count, reading_phases)
+            results["reading"] = {"phases": reading, "order": [p[0] for p in reading_phases]}
+        finally:
+            try:
+                await pool.close()
+            finally:
+                await bed.stop()
     return results

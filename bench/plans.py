@@ -32,6 +32,11 @@ class Plan:
         ("10k non-matching sockets", 10_000, False),
         ("+1 matching socket per tenant", 1_000, True),
     )
+    # Then on a fresh bed (its own NATS and notifier): one socket per tenant reading its events, no other.
+    ingest_reading_phases: tuple[tuple[str, int, bool], ...] = (
+        ("no sockets", 0, False),
+        ("1 reading socket per tenant", 1_000, True),
+    )
     # Many tenants: tenants x sprints per tenant x viewers per sprint, events/s spread over every sprint.
     tenants: int = 100
     tenant_sprints: int = 10

@@ -107,7 +107,13 @@ class Run:
         try:
             if "ingest" in self.only:
                 # Its own NATS and notifier (as a new user runs them): needs no stack.
-                work = ingest.measure(pool, plan.ingest_events, plan.ingest_tenants, plan.ingest_phases)
+                work = ingest.measure(
+                    pool,
+                    plan.ingest_events,
+                    plan.ingest_tenants,
+                    plan.ingest_phases,
+                    plan.ingest_reading_phases,
+                )
                 await self.record("ingest", work)
             if "tenants" in self.only:
                 work = tenants.measure(

@@ -159,41 +159,70 @@ FLOOR_LABELS = {
     "orjson": "floor: nats-py + orjson",
     "decode_event": "nats-py + decode_event (msgspec)",
     "parse_event": "nats-py + orjson + parse_event (pydantic)",
+    "decode_event live": "nats-py + decode_event, live as a phase (1 idle socket per tenant)",
+    "decode_event+write live": "write floor: the same + 1 frame written to the tenant's socket",
 }
+
+
+FRESH_BED = " (fresh bed)"  # the label suffix of the reading phases, run on a second bed
+
+
+def ingest_phases(r: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(label, phase) of the first bed in the order they ran, then of the fresh bed's reading phases."""
+    out = []
+    for label in r.get("order") or list(r.get("phases", {})):
+        if (p := r["phases"].get(label)) is not None:
+            out.append((label, p))
+    reading = r.get("reading") or {}
+    for label in reading.get("order") or list(reading.get("phases", {})):
+        if (p := reading["phases"].get(label)) is not None:
+            out.append((label + FRESH_BED, p))
+    return out
+
+
+def without_writes(r: dict[str, Any], p: dict[str, Any]) -> float | None:
+    """The phase's CPU µs/event less the bare cost of its socket writes (writes/event x W); None when the
+    phase writes nothing or the run has no write floor."""
+    writes, w = p.get("writes_per_event") or 0, r.get("write_us_per_event")
+    return None if not writes or w is None else p["cpu_us_per_event"] - writes * w
 
 
 def ingest_details(results: dict[str, Any]) -> str:
     r = results.get("ingest", {})
     floor = (r.get("floor") or {}).get("orjson", {}).get("cpu_us_per_event")
     rows = []
-    for label in r.get("order") or list(r.get("phases", {})):
-        p = r["phases"].get(label)
-        if p is None:
-            continue
+    for label, p in ingest_phases(r):
+        bare = without_writes(r, p)
         rows.append(
             (
                 label,
                 f"{p['sockets']:,}",
                 n(p["cpu_us_per_event"], 1),
                 f"{n(100 * p.get('kernel_share', 0))} %",
-                x(ratio(p["cpu_us_per_event"], floor)),
+                x(ratio(p["cpu_us_per_event"], floor))
+                + ("" if bare is None else f" ({x(ratio(bare, floor))} without the writes)"),
                 n(p["events_per_core_s"]),
                 f"{n(p['published_s'], 1)} / {n(p['consumed_s'], 1)}",
             )
         )
-    for check, f in (r.get("floor") or {}).items():
-        label = FLOOR_LABELS.get(check, check)
+    floors = r.get("floor") or {}
+    # The JSON's keys are sorted: the floors in FLOOR_LABELS' order (the write floor after its decode).
+    for check in sorted(floors, key=lambda c: list(FLOOR_LABELS).index(c) if c in FLOOR_LABELS else 99):
+        f, label = floors[check], FLOOR_LABELS.get(check, check)
         rows.append(
             (
                 label,
-                "—",
+                f"{f['sockets']:,}" if "sockets" in f else "—",
                 n(f["cpu_us_per_event"], 1),
                 "—",
                 x(ratio(f["cpu_us_per_event"], floor)),
                 n(1e6 / f["cpu_us_per_event"]),
-                f"— / {n(f['seconds'], 1)}",
+                f"{n(f.get('published_s'), 1)} / {n(f['seconds'], 1)}",
             )
         )
+    if (w := r.get("write_us_per_event")) is not None:
+        label = "W: one bare socket write (write floor minus live decode_event)"
+        rows.append((label, "—", n(w, 1), "—", x(ratio(w, floor)), "—", "—"))
     header = (
         "case",
         "sockets",
