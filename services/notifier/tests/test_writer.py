@@ -51,6 +51,17 @@ async def test_frames_of_one_turn_share_one_write_and_stay_frames() -> None:
     assert metrics.bytes_out.value == len(conn.writes[0])
 
 
+async def test_sockets_due_in_one_turn_share_one_scheduled_flush() -> None:
+    flusher, writers, conns, _ = setup(sockets=3)
+    writers[0].offer(probe(0))
+    scheduled = flusher._handle
+    for w in writers[1:]:
+        w.offer(probe(1))
+    assert flusher._handle is scheduled, "the flush was cancelled and scheduled again per socket"
+    await turn()
+    assert [len(c.writes) for c in conns] == [1, 1, 1]
+
+
 async def test_the_next_flush_waits_as_long_as_the_last_took() -> None:
     flusher, (w,), (conn,), _ = setup()
     w.offer(probe(0))

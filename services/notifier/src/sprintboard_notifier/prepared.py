@@ -22,13 +22,29 @@ def ws_text_frame(data: bytes) -> bytes:
     return pack("!BBQ", 0x81, 127, n) + data
 
 
+_EPOCH_TAILS: dict[str, bytes] = {}
+
+
+def _epoch_tail(epoch: str) -> bytes:
+    """`,"epoch":"…"}`: the same bytes for every event of a stream, so built once per epoch."""
+    tail = _EPOCH_TAILS.get(epoch)
+    if tail is None:
+        if len(_EPOCH_TAILS) >= 8:  # a stream is rarely recreated: a few epochs at most
+            _EPOCH_TAILS.clear()
+        tail = _EPOCH_TAILS[epoch] = b',"epoch":' + orjson.dumps(epoch) + b"}"
+    return tail
+
+
 def _with_position(body: bytes, seq: int, epoch: str) -> bytes | None:
     """The published object with `seq` and `epoch` appended, spliced rather than re-serialized; None when
     the body already names either key (the decoded path then replaces them)."""
-    end = body.rstrip()
-    if not end.endswith(b"}") or b'"seq"' in body or b'"epoch"' in body:
+    if body[-1:] != b"}":  # published JSON ends with its object; whitespace after it is rare
+        body = body.rstrip()
+        if body[-1:] != b"}":
+            return None
+    if b'"seq"' in body or b'"epoch"' in body:
         return None
-    return end[:-1] + b',"seq":%d,"epoch":%b}' % (seq, orjson.dumps(epoch))
+    return body[:-1] + b',"seq":%d' % seq + _epoch_tail(epoch)
 
 
 class Frame:

@@ -112,7 +112,9 @@ class Flusher:
             self._handle.cancel()
         now = loop.time()
         if at <= now:
-            self._handle, self._at = loop.call_soon(self.flush), now
+            # `_at` is the time asked for, not now: a socket due later in the same turn finds the flush
+            # already as early as it may be, and does not cancel and reschedule it once per socket.
+            self._handle, self._at = loop.call_soon(self.flush), at
         else:
             self._handle, self._at = loop.call_at(at, self.flush), at
 
