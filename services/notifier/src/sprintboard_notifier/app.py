@@ -73,6 +73,7 @@ class StreamBridge:
             warm_events=settings.history_events,
             max_creates=settings.follow_creates,
             create_timeout=settings.follow_timeout_seconds,
+            wide_above=settings.follow_all_above,
         )
         metrics.followed_tenants.set_function(lambda: self.follower.tenants)
         self.history = StreamHistory(
