@@ -76,6 +76,7 @@ class StreamBridge:
             wide_above=settings.follow_all_above,
         )
         metrics.followed_tenants.set_function(lambda: self.follower.tenants)
+        metrics.follows_every_event.set_function(lambda: int(self.follower.wide))
         self.history = StreamHistory(
             self.follower.jetstream,
             lambda: self.hub.epoch,
