@@ -246,15 +246,17 @@ async def test_a_new_tenant_feed_warms_the_memory_so_resumes_need_no_stream_read
         assert notifier.app.state.bridge.history.reads == 0
 
 
-async def test_every_tenant_feed_comes_back_after_a_nats_restart(tenant: str) -> None:
+@pytest.mark.parametrize("wide_above", [0, 60], ids=["per-tenant", "wide"])
+async def test_every_tenant_feed_comes_back_after_a_nats_restart(tenant: str, wide_above: int) -> None:
     """120 tenants followed, NATS restarted: each feed finds its consumer gone and makes a new one after
-    the last event it handed on (at most NOTIFIER_FOLLOW_CREATES at once); every socket then gets the
-    events published after the restart, and none published before it twice."""
+    the last event it handed on (at most NOTIFIER_FOLLOW_CREATES at once; wide above 60 tenants, the one
+    consumer of every event); every socket then gets the events published after the restart, and none
+    published before it twice."""
     server = EmbeddedNats().start()
     boards = [Board(f"{tenant}-{i}") for i in range(120)]
     try:
         async with (
-            run_notifier(server.url, follow_creates=8) as notifier,
+            run_notifier(server.url, follow_creates=8, follow_all_above=wide_above) as notifier,
             contextlib.AsyncExitStack() as open_,
         ):
             sockets = []
@@ -277,6 +279,8 @@ async def test_every_tenant_feed_comes_back_after_a_nats_restart(tenant: str) ->
             for c, event in zip(sockets, after, strict=True):
                 assert [e["event_id"] for e in await c.events(1, timeout=30)] == [str(event.event_id)]
                 assert await c.quiet(0.01) == []
-            assert notifier.app.state.bridge.follower.created - created >= len(boards)
+            follower = notifier.app.state.bridge.follower
+            assert follower.wide == bool(wide_above)
+            assert follower.created - created >= (1 if wide_above else len(boards))
     finally:
         server.cleanup()
