@@ -14,7 +14,8 @@ P99_MS = 50.0
 CAPACITY_RATIO = 4.0
 TITLES = {
     "affine": "tenant-affine placement, interest routing",
-    "random": "random placement, interest routing",
+    "random": "random placement, interest routing (default: wide above 500 tenants an instance)",
+    "random-per-tenant": "random placement, interest routing, a consumer per tenant always",
     "all": "every instance reads all (today's design), affine placement",
 }
 
@@ -188,7 +189,10 @@ SCALEOUT_NOTE = (
     "its refreshes cost CPU by time, not by event), fresh for each run. Each tenant has one sprint and",
     "its viewers; each socket carries `?tenant=`, authenticates by frame and subscribes to its sprint.",
     "Affine: all of a tenant's sockets on one instance, by rendezvous hashing of the tenant (as the",
-    "gateway); random: each socket on a random instance (seeded). Events go into JetStream on v2 subjects,",
+    "gateway); random: each socket on a random instance (seeded). With the default",
+    "`NOTIFIER_FOLLOW_ALL_ABOVE` (500) an instance that follows more tenants goes wide (one consumer of",
+    "every event instead of one per tenant); `random-per-tenant` sets it to 0 (never), last because",
+    "thousands of consumers overload this machine's NATS. Events go into JetStream on v2 subjects,",
     "round-robin over the tenants. Share: the increase of an instance's `notifier_events_received_total`",
     "over the events published; CPU: the process's user + system time from the first publish until every",
     "counter stood still. Latency: the event's `timestamp` (built just before it is published) to its",

@@ -39,8 +39,16 @@ from bench.stats import summary
 
 log = logging.getLogger("bench.scaleout")
 FOLLOWED = "notifier_followed_tenants"
-# label -> (placement, NOTIFIER_FOLLOW), in the order they run
-RUNS = {"affine": ("affine", "interest"), "random": ("random", "interest"), "all": ("affine", "all")}
+# label -> (placement, NOTIFIER_FOLLOW, NOTIFIER_FOLLOW_ALL_ABOVE or None for the default), in run order.
+# "random": each instance follows ~94 % of the tenants, above the default limit, so it goes wide (one
+# consumer of every event); "random-per-tenant" keeps a consumer per tenant whatever their number, last
+# because it overloads this machine's NATS (~3,800 consumers).
+RUNS: dict[str, tuple[str, str, int | None]] = {
+    "affine": ("affine", "interest", None),
+    "random": ("random", "interest", None),
+    "all": ("affine", "all", None),
+    "random-per-tenant": ("random", "interest", 0),
+}
 SETTLE_S = 0.5  # counters unchanged this long: every instance has read what it will read
 
 
@@ -98,8 +106,9 @@ class ClusterBed:
         """CPU seconds (user + system) of each NATS node so far."""
         return [sum(cpu_times(node.pid)) if node.pid else 0.0 for node in self.cluster.nodes]
 
-    async def start_notifiers(self, label: str, follow: str) -> list[Instance]:
-        """The notifiers of run `label` on every node's URL, reading as `follow` says; presence off."""
+    async def start_notifiers(self, label: str, follow: str, wide_above: int | None = None) -> list[Instance]:
+        """The notifiers of run `label` on every node's URL, reading as `follow` says (and going wide above
+        `wide_above` tenants, None: the default); presence off."""
         from sprintboard_devstack.servers import free_port
         from sprintboard_devstack.stack import ServiceProcess
 
@@ -116,6 +125,8 @@ class ClusterBed:
                 # Presence refreshes cost CPU by time, not by event; presence has its own scenario.
                 "NOTIFIER_PRESENCE_ENABLED": "false",
             }
+            if wide_above is not None:
+                env["NOTIFIER_FOLLOW_ALL_ABOVE"] = str(wide_above)
             log_file = self.logs / f"notifier-{label}-{n}.log"
             # Ready, not live: a notifier refuses sockets until its stream reading runs.
             services.append(
@@ -227,8 +238,8 @@ async def run(
     seconds: float,
 ) -> dict[str, Any]:
     """One run of RUNS with fresh notifiers: connect, publish for `seconds`, read every instance's figures."""
-    how, follow = RUNS[label]
-    notifiers = await bed.start_notifiers(label, follow)
+    how, follow, wide_above = RUNS[label]
+    notifiers = await bed.start_notifiers(label, follow, wide_above)
     try:
         sockets = placement(tenants, viewers, len(notifiers), how)
         opened = await _connect(pool, notifiers, tenants, bed.secret, sockets)
@@ -259,6 +270,7 @@ async def run(
     return {
         "placement": how,
         "follow": follow,
+        "follow_all_above": wide_above,
         "events": events,
         "events_per_tenant": rounds,
         "published_s": round(sent_s, 2),

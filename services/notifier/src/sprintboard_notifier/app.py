@@ -73,8 +73,10 @@ class StreamBridge:
             warm_events=settings.history_events,
             max_creates=settings.follow_creates,
             create_timeout=settings.follow_timeout_seconds,
+            wide_above=settings.follow_all_above,
         )
         metrics.followed_tenants.set_function(lambda: self.follower.tenants)
+        metrics.follows_every_event.set_function(lambda: int(self.follower.wide))
         self.history = StreamHistory(
             self.follower.jetstream,
             lambda: self.hub.epoch,

@@ -101,6 +101,11 @@ class NotifierMetrics:
         )
         self.replayed = Counter("notifier_replayed_events_total", "Events served from a resume", registry=r)
         self.resyncs = Counter("notifier_resync_required_total", "Resumes answered with resync", registry=r)
+        self.follows_every_event = Gauge(
+            "notifier_follows_every_event",
+            "1 while interest routing reads every event through one consumer (above its tenant limit)",
+            registry=r,
+        )
         self.followed_tenants = Gauge(
             "notifier_followed_tenants",
             "Tenants whose events this instance follows from NATS (0: it follows every tenant)",

@@ -70,6 +70,9 @@ class NotifierSettings(NatsFields, JwtFields, StreamFields, BaseSettings):
     interest_linger_seconds: float = Field(default=30.0, ge=0)
     follow_creates: int = Field(default=16, ge=1)
     follow_timeout_seconds: float = Field(default=10.0, gt=0)
+    # With "interest": above this many followed tenants the instance goes wide, one consumer of every event
+    # instead of a consumer per tenant (it goes back at half as many); 0 never.
+    follow_all_above: int = Field(default=500, ge=0)
 
     # How often the stream's identity is checked, to notice a deleted and recreated stream.
     stream_watch_seconds: float = Field(default=10.0, gt=0)

@@ -78,20 +78,22 @@ async def test_an_instance_that_follows_every_tenant_reads_every_event(nats_url:
         assert notifier.app.state.bridge.follower.tenants == 0
 
 
+@pytest.mark.parametrize("wide_above", [0, 2], ids=["per-tenant", "wide-and-narrow"])
 async def test_sockets_that_come_and_go_while_events_flow_get_exactly_their_events(
-    nats_url: str, tenant: str
+    nats_url: str, tenant: str, wide_above: int
 ) -> None:
     """Events flow over 4 tenants, 2 sprints each, while sockets open, subscribe to both sprints of their
     tenant (the second resuming from `welcome`), unsubscribe one and close, in overlapping waves; with no
-    linger each tenant's interest is dropped and added again and again. Every socket gets, from its
-    `welcome` on, every event of each sprint it follows in stream order, none twice, and none of the
-    dropped sprint after `unsubscribed`."""
+    linger each tenant's interest is dropped and added again and again (and, `wide_above` 2, the instance
+    goes wide above 2 tenants and back at 1, again and again). Every socket gets, from its `welcome` on,
+    every event of each sprint it follows in stream order, none twice, and none of the dropped sprint
+    after `unsubscribed`."""
     boards = [Board(f"{tenant}-{i}") for i in range(4)]
     sprints = {b.tenant_id: [str(b.sprint_id), str(uuid.uuid4())] for b in boards}
     published: list[tuple[int, str, str]] = []  # (seq, tenant, sprint)
     rng = random.Random(7)
     async with (
-        run_notifier(nats_url, interest_linger_seconds=0.0) as notifier,
+        run_notifier(nats_url, interest_linger_seconds=0.0, follow_all_above=wide_above) as notifier,
         publisher(nats_url) as pub,
     ):
         done = asyncio.Event()
@@ -139,18 +141,90 @@ async def test_sockets_that_come_and_go_while_events_flow_get_exactly_their_even
 
         publishing = asyncio.create_task(publish())
         try:
-            results = await asyncio.gather(*(session(n) for n in range(40)))
+            # Fewer sockets at once when going wide: the tenants followed fall to 1 now and then.
+            results = await asyncio.gather(*(session(n) for n in range(16 if wide_above else 40)))
         finally:
             done.set()
             await publishing
         created = notifier.app.state.bridge.follower.created
+        follower = notifier.app.state.bridge.follower
     assert created > len(boards)  # interests were dropped and added again while events flowed
+    if wide_above:  # and the instance went wide and back, more than once
+        assert follower.widened > 1 and follower.narrowed >= 1
     for n, (tenant_id, welcome_seq, got, after_unsubscribed) in enumerate(results):
         assert after_unsubscribed == 0, f"session {n}: events of the dropped sprint after unsubscribed"
         for sprint, seqs in got.items():
             assert seqs, f"session {n} got no event of sprint {sprint}"
             expected = [s for s, t, sp in published if t == tenant_id and sp == sprint and s > welcome_seq]
             assert seqs == expected[: len(seqs)], f"session {n}: a gap, a repeat or another's event"
+
+
+async def test_above_its_limit_an_instance_goes_wide_and_back_without_a_gap(
+    nats_url: str, tenant: str
+) -> None:
+    """`follow_all_above` 2: the third tenant's socket replaces the tenant consumers by one of every event
+    (while events of all three flow), and once one tenant is left it has its own consumer again. Each
+    socket gets every event of its tenant after its `welcome`, in order, once."""
+    boards = [Board(f"{tenant}-{i}") for i in range(3)]
+    published: list[tuple[int, str]] = []
+    async with (
+        run_notifier(nats_url, interest_linger_seconds=0.1, follow_all_above=2) as notifier,
+        publisher(nats_url) as pub,
+        contextlib.AsyncExitStack() as open_,
+    ):
+        follower = notifier.app.state.bridge.follower
+        base = (await pub.js.stream_info(STREAM_NAME)).state.consumer_count
+        done = asyncio.Event()
+
+        async def publish() -> None:
+            i = 0
+            while not done.is_set():
+                board = boards[i % 3]
+                published.append((await pub.publish(make_event(board)), board.tenant_id))
+                i += 1
+                await asyncio.sleep(0.002)
+
+        async def consumers() -> int:
+            return int((await pub.js.stream_info(STREAM_NAME)).state.consumer_count) - base
+
+        publishing = asyncio.create_task(publish())
+        sockets = []
+        try:
+            for b in boards:
+                c = await open_.enter_async_context(client(notifier, token(b.tenant_id)))
+                sockets.append((b.tenant_id, c, int((await c.control("welcome"))["seq"])))
+                await asyncio.sleep(0.2)
+            assert follower.wide and follower.tenants == 3
+
+            async def one_consumer() -> bool:
+                return await consumers() == 1
+
+            await until(
+                one_consumer, timeout=10, what="the tenant consumers deleted, one of every event left"
+            )
+            assert notifier.metrics.registry.get_sample_value("notifier_follows_every_event") == 1
+            await asyncio.sleep(0.3)
+            # Two sockets close (after their events so far): the instance follows one tenant, on a
+            # consumer of its own again.
+            for tenant_id, c, welcome_seq in sockets[:2]:
+                expected = [s for s, t in published if t == tenant_id and s > welcome_seq]
+                assert [e["seq"] for e in await c.events(len(expected))] == expected
+                await c.close()
+
+            async def narrow() -> bool:
+                return not follower.wide and follower.tenants == 1 and await consumers() == 1
+
+            await until(narrow, timeout=10, what="back to one consumer per tenant")
+            assert notifier.metrics.registry.get_sample_value("notifier_follows_every_event") == 0
+            await asyncio.sleep(0.3)
+        finally:
+            done.set()
+            await publishing
+        tenant_id, c, welcome_seq = sockets[2]
+        expected = [s for s, t in published if t == tenant_id and s > welcome_seq]
+        assert [e["seq"] for e in await c.events(len(expected))] == expected
+        assert await c.quiet(0.2) == []
+    assert follower.widened == 1
 
 
 async def test_a_new_tenant_feed_warms_the_memory_so_resumes_need_no_stream_read(
@@ -172,15 +246,17 @@ async def test_a_new_tenant_feed_warms_the_memory_so_resumes_need_no_stream_read
         assert notifier.app.state.bridge.history.reads == 0
 
 
-async def test_every_tenant_feed_comes_back_after_a_nats_restart(tenant: str) -> None:
+@pytest.mark.parametrize("wide_above", [0, 60], ids=["per-tenant", "wide"])
+async def test_every_tenant_feed_comes_back_after_a_nats_restart(tenant: str, wide_above: int) -> None:
     """120 tenants followed, NATS restarted: each feed finds its consumer gone and makes a new one after
-    the last event it handed on (at most NOTIFIER_FOLLOW_CREATES at once); every socket then gets the
-    events published after the restart, and none published before it twice."""
+    the last event it handed on (at most NOTIFIER_FOLLOW_CREATES at once; wide above 60 tenants, the one
+    consumer of every event); every socket then gets the events published after the restart, and none
+    published before it twice."""
     server = EmbeddedNats().start()
     boards = [Board(f"{tenant}-{i}") for i in range(120)]
     try:
         async with (
-            run_notifier(server.url, follow_creates=8) as notifier,
+            run_notifier(server.url, follow_creates=8, follow_all_above=wide_above) as notifier,
             contextlib.AsyncExitStack() as open_,
         ):
             sockets = []
@@ -203,6 +279,8 @@ async def test_every_tenant_feed_comes_back_after_a_nats_restart(tenant: str) ->
             for c, event in zip(sockets, after, strict=True):
                 assert [e["event_id"] for e in await c.events(1, timeout=30)] == [str(event.event_id)]
                 assert await c.quiet(0.01) == []
-            assert notifier.app.state.bridge.follower.created - created >= len(boards)
+            follower = notifier.app.state.bridge.follower
+            assert follower.wide == bool(wide_above)
+            assert follower.created - created >= (1 if wide_above else len(boards))
     finally:
         server.cleanup()

@@ -4,6 +4,11 @@ Each followed interest is a `Feed`: one ephemeral push consumer of the stream, f
 v2 subjects (interest routing, the default) or to every subject (`follow_all`: each instance reads every
 event). A feed is created when the first local socket of its tenant needs it and dropped `linger_seconds`
 after the last one left, so a reload does not recreate it (docs/architecture.md, "Interest routing").
+
+Above `wide_above` tenant feeds an instance goes *wide*: one consumer of every event replaces its tenant
+consumers (thousands of small consumers cost NATS more than one instance reading everything), and when it
+follows `wide_above // 2` tenants or fewer it goes back to one consumer per tenant. Both hand-overs are
+gap-free (`_widen`, `_narrow`).
 """
 
 from __future__ import annotations
@@ -60,6 +65,12 @@ class Feed:
     generation: int = 0  # the current consumer's number: deliveries to an earlier one are ignored
     restarting: asyncio.Task[None] | None = None
     dropped: bool = False
+    announced: bool = False  # the hub was told where the tenant is followed from (`on_follow`)
+    # Wide: the tenant has no consumer of its own, the every-tenant feed hands its events on.
+    covered: bool = False
+    # Going wide: the tenant's own consumer still hands its events on until it has handed on every one up
+    # to the every-tenant feed's start; meanwhile that feed's events of the tenant wait here.
+    held: list[tuple[int, str, bytes, AnyWireEvent]] | None = None
 
     @property
     def filter_subject(self) -> str | None:
@@ -94,6 +105,7 @@ class StreamFollower:
         warm_events: int = 10_000,
         max_creates: int = 16,
         create_timeout: float = 10.0,
+        wide_above: int = 0,
     ) -> None:
         self._url = nats_url
         self._on_event = on_event
@@ -109,6 +121,11 @@ class StreamFollower:
         self._warm = warm_events
         self._creates = asyncio.Semaphore(max_creates)
         self._create_timeout = create_timeout
+        self._wide_above = wide_above  # 0: never wide
+        self._every: Feed | None = None  # wide: the every-tenant feed
+        self._hand_at = 0  # going wide: the every-tenant feed starts right after this seq
+        self.widened = 0  # times this instance went wide, for tests and logs
+        self.narrowed = 0  # times it went back to a consumer per tenant
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._feeds: dict[str | None, Feed] = {}
@@ -131,8 +148,13 @@ class StreamFollower:
 
     @property
     def tenants(self) -> int:
-        """Tenant feeds followed now (0 when following every tenant)."""
-        return sum(1 for t in self._feeds if t is not EVERY_TENANT)
+        """Tenants followed now (0 with `follow_all`), wide or not."""
+        return len(self._feeds) - (EVERY_TENANT in self._feeds)
+
+    @property
+    def wide(self) -> bool:
+        """Interest routing over one every-tenant consumer (above `wide_above` tenants)."""
+        return self._every is not None
 
     async def run(self, watch_seconds: float) -> None:
         """Start (retrying while NATS is away), then follow a recreated stream from its end."""
@@ -152,10 +174,12 @@ class StreamFollower:
         self._announce(info)
         last = info.state.last_seq
         for feed in list(self._feeds.values()):
+            if feed.held is not None:  # going wide: held events belong to the old stream
+                self._handed(feed, replay=False)
             # Right after the last stored message we looked at: nothing falls between look and follow.
             feed.order = DeliveryOrder(last)
-            if feed.tenant_id is not None and self._on_follow is not None:
-                self._on_follow(feed.tenant_id, last)
+            if feed.tenant_id is not None:
+                self._announce_follow(feed, last)
             self._restart_soon(feed, "the stream was recreated")
 
     async def _start_retrying(self) -> None:
@@ -197,6 +221,7 @@ class StreamFollower:
             if feed.restarting is not None:
                 feed.restarting.cancel()
         self._feeds.clear()
+        self._every = None
         nc, self._nc, self._js = self._nc, None, None
         self._watchdog = None
         self.epoch = ""  # a later start follows from the stream's end and announces it again
@@ -233,7 +258,12 @@ class StreamFollower:
             feed.ready = asyncio.get_running_loop().create_future()
             feed.ready.add_done_callback(_consume_exception)
             feed.users = 1
-            self._spawn(self._first_consumer(feed))
+            if self._every is not None:
+                self._spawn(self._cover(feed, self._every))
+            else:
+                self._spawn(self._first_consumer(feed))
+                if self._wide_above and self.tenants > self._wide_above:
+                    self._spawn(self._widen())
         else:
             feed.users += 1
             feed.idle_since = None
@@ -263,6 +293,10 @@ class StreamFollower:
         idle = idle_since is not None and time.monotonic() - idle_since >= self._linger * 0.999
         if feed.users == 0 and idle and not feed.dropped:
             self._drop(feed)
+            every = self._every
+            held = any(f.held is not None for f in self._feeds.values())
+            if every is not None and not held and self.tenants <= self._wide_above // 2:
+                self._narrow(every)
 
     async def _first_consumer(self, feed: Feed) -> None:
         assert feed.ready is not None
@@ -272,6 +306,8 @@ class StreamFollower:
         except BaseException as exc:
             if self._feeds.get(feed.tenant_id) is feed and feed.consumers == 0:
                 del self._feeds[feed.tenant_id]
+                if feed.announced and feed.tenant_id is not None and self._on_drop is not None:
+                    self._on_drop(feed.tenant_id)
             feed.dropped = True
             if not feed.ready.done():
                 feed.ready.set_exception(
@@ -297,9 +333,137 @@ class StreamFollower:
             feed.restarting.cancel()
         sub, name = feed.sub, feed.consumer
         feed.sub = None
-        if feed.tenant_id is not None and feed.consumers and self._on_drop is not None:
+        if feed.tenant_id is not None and feed.announced and self._on_drop is not None:
             self._on_drop(feed.tenant_id)
+        if sub is not None or name:
+            self._spawn(self._discard(sub, name))
+
+    def _announce_follow(self, feed: Feed, cursor: int) -> None:
+        """Tell the hub that `feed`'s tenant comes live from after `cursor` on."""
+        feed.announced = True
+        if feed.tenant_id is not None and self._on_follow is not None:
+            self._on_follow(feed.tenant_id, cursor)
+
+    # -- wide and narrow --------------------------------------------------------------------------------
+
+    async def _widen(self) -> None:
+        """Replace the tenant consumers by one of every event, from right after the stream's last seq L.
+
+        Each tenant's own consumer goes on handing its events on until it has handed on every one up to L:
+        it hands on one above L, or its consumer shows nothing pending and nothing on its way. Until then
+        the every-tenant feed's events of the tenant (all above L) are held; then they go to the hub, which
+        skips those already handed on (each tenant's position), and the tenant's consumer is deleted. So
+        every event comes once and in order, from one consumer or the other."""
+        if self._every is not None or not self._wide_above:
+            return
+        every = self._every = Feed(EVERY_TENANT)
+        every.users = 1  # dropped only by `_narrow`
+        every.ready = asyncio.get_running_loop().create_future()
+        every.ready.add_done_callback(_consume_exception)
+        try:
+            last = (await self.jetstream().stream_info(STREAM)).state.last_seq
+            every.order = DeliveryOrder(last)
+            self._hand_at = last
+            handing = [f for f in self._feeds.values() if f.tenant_id is not None and not f.covered]
+            for f in handing:
+                f.held = []
+            self._feeds[EVERY_TENANT] = every
+            await self._follow(every, fresh=False)
+        except Exception as exc:
+            log.warning("cannot follow every tenant (%s); following each tenant on its own", exc)
+            for f in self._feeds.values():
+                if f.held is not None:
+                    f.held = None  # nothing came from the every-tenant feed: it has no consumer
+            if self._feeds.get(EVERY_TENANT) is every:
+                del self._feeds[EVERY_TENANT]
+            self._every = None
+            every.dropped = True
+            every.ready.set_exception(exc)
+            return
+        self.widened += 1
+        self._caught_up(every)
+        log.info("following every tenant after seq %d: %d tenant consumers handed over", last, len(handing))
+        while any(f.held is not None for f in handing):
+            for f in handing:
+                if f.held is not None and (f.dropped or f.order.cursor > last or await self._drained(f)):
+                    self._handed(f)
+            await asyncio.sleep(HEARTBEAT_SECONDS / 4)
+
+    async def _drained(self, feed: Feed) -> bool:
+        """Whether `feed`'s consumer has handed on every message it will ever find up to now."""
+        if feed.held is None or not feed.consumer or feed.backlog:
+            return False
+        try:
+            info = await self.jetstream().consumer_info(STREAM, feed.consumer)
+        except Exception:
+            return False
+        sent = info.delivered.consumer_seq if info.delivered is not None else 0
+        return not info.num_pending and sent == feed.order.delivered
+
+    def _handed(self, feed: Feed, *, replay: bool = True) -> None:
+        """Going wide, `feed` has handed on every event up to the every-tenant feed's start: its held
+        events go on, and its own consumer is let go."""
+        held, feed.held = feed.held or [], None
+        if feed.dropped:
+            return
+        feed.covered = True
+        self._generation += 1
+        feed.generation = self._generation  # its consumer is not heard any more
+        if feed.restarting is not None:
+            feed.restarting.cancel()
+        sub, name = feed.sub, feed.consumer
+        feed.sub, feed.consumer = None, ""
+        self._caught_up(feed)
+        if replay:
+            for seq, subject, data, event in held:
+                self._hand_on(seq, subject, data, event)
         self._spawn(self._discard(sub, name))
+
+    async def _cover(self, feed: Feed, every: Feed) -> None:
+        """A tenant followed while wide: live from the every-tenant feed's cursor on, no consumer made."""
+        assert feed.ready is not None and every.ready is not None
+        try:
+            await asyncio.shield(every.ready)
+        except Exception as exc:
+            if not feed.dropped:  # going wide failed: the tenant gets its own consumer
+                await self._first_consumer(feed)
+            elif not feed.ready.done():
+                feed.ready.set_exception(exc)
+            return
+        if feed.dropped:
+            return
+        if self._every is not every:  # narrowed meanwhile
+            await self._first_consumer(feed)
+            return
+        feed.covered = True
+        self._announce_follow(feed, every.order.cursor)
+        self._caught_up(feed)
+
+    def _narrow(self, every: Feed) -> None:
+        """Back to a consumer per tenant: each starts right after the last event the every-tenant feed
+        handed on, and from this moment that feed hands on nothing of it (then it is dropped)."""
+        cursor = every.order.cursor
+        covered = [f for f in self._feeds.values() if f.covered]
+        for f in covered:
+            f.covered = False
+            f.order = DeliveryOrder(cursor)
+        self._every = None
+        self.narrowed += 1
+        self._drop(every)
+        log.info("following each tenant on its own after seq %d: %d tenant consumers", cursor, len(covered))
+        for f in covered:
+            self._spawn(self._own_consumer(f))
+
+    async def _own_consumer(self, feed: Feed) -> None:
+        """A consumer for a tenant that was covered, retried until it is made (the stream keeps what it
+        has to start from) or the tenant is dropped."""
+        while not feed.dropped:
+            try:
+                await self._follow(feed, fresh=False)
+                return
+            except Exception as exc:
+                log.warning("cannot follow %s on its own yet (%s); retrying", feed.tenant_id, exc)
+                await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def _discard(self, sub: Subscription | None, consumer: str) -> None:
         """Let go of a dropped or replaced consumer (the server also removes it once nobody listens)."""
@@ -329,8 +493,8 @@ class StreamFollower:
                 v1 = await self._last_v1_seq(js)
                 start = max(state.first_seq, state.last_seq - self._warm + 1, v1 + 1, 1)
                 feed.order = DeliveryOrder(start - 1)
-                if feed.tenant_id is not None and self._on_follow is not None:
-                    self._on_follow(feed.tenant_id, start - 1)
+                if feed.tenant_id is not None:
+                    self._announce_follow(feed, start - 1)
             elif feed.backlog:
                 self._caught_up(feed)  # restarted during its warm-up: what it owes can no longer be counted
             old_sub, old_consumer = feed.sub, feed.consumer
@@ -413,11 +577,23 @@ class StreamFollower:
                 self._on_skip(stream_seq)
             return
         self._metrics.events_in.inc()
+        if feed is self._every:
+            # Wide: only followed tenants, and only those it covers (going wide: held; narrowing: not).
+            tenant = self._feeds.get(event.tenant_id)
+            if tenant is None or not tenant.covered:
+                if tenant is not None and tenant.held is not None:
+                    tenant.held.append((stream_seq, msg.subject, data, event))
+                return
+        self._hand_on(stream_seq, msg.subject, data, event)
+        if feed.held is not None and stream_seq > self._hand_at:
+            self._handed(feed)  # going wide: this tenant's consumer has handed on everything up to L
+
+    def _hand_on(self, seq: int, subject: str, data: bytes, event: AnyWireEvent) -> None:
         try:
-            self._on_event(stream_seq, msg.subject, data, event)
+            self._on_event(seq, subject, data, event)
         except Exception:
             # A bug downstream must not stop the stream for every other socket.
-            log.exception("event %d could not be fanned out", stream_seq)
+            log.exception("event %d could not be fanned out", seq)
 
     async def _control(self, feed: Feed, msg: Msg) -> None:
         """A flow-control request or an idle heartbeat (JetStream status 100, no data)."""
@@ -438,6 +614,8 @@ class StreamFollower:
             self._restart_soon(feed, f"the consumer sent {last} messages, {feed.order.delivered} arrived")
 
     def _restart_soon(self, feed: Feed, why: str, *, check: bool = False) -> None:
+        if feed.covered:
+            return  # no consumer of its own: the every-tenant feed's restart covers it
         if not feed.dropped and (feed.restarting is None or feed.restarting.done()):
             feed.restarting = asyncio.create_task(self._restart(feed, why, check))
 
