@@ -122,8 +122,8 @@ async def consume(
         while not stop.is_set():
             try:
                 messages = await sub.fetch(batch=16, timeout=1)
-            except FetchTimeout:
-                continue
+            except TimeoutError:  # nats.errors.TimeoutError is one, and fetch also raises the
+                continue  # plain one when its deadline runs out between its two pull requests
             for msg in messages:
                 try:
                     event = parse_event(msg.data)
