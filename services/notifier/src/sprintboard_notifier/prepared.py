@@ -3,6 +3,7 @@ the same object handed to every socket it goes to, however many."""
 
 from __future__ import annotations
 
+import functools
 from struct import pack
 from typing import TYPE_CHECKING, Any
 
@@ -22,17 +23,10 @@ def ws_text_frame(data: bytes) -> bytes:
     return pack("!BBQ", 0x81, 127, n) + data
 
 
-_EPOCH_TAILS: dict[str, bytes] = {}
-
-
+@functools.lru_cache(maxsize=8)  # a stream is rarely recreated: a few epochs at most
 def _epoch_tail(epoch: str) -> bytes:
     """`,"epoch":"…"}`: the same bytes for every event of a stream, so built once per epoch."""
-    tail = _EPOCH_TAILS.get(epoch)
-    if tail is None:
-        if len(_EPOCH_TAILS) >= 8:  # a stream is rarely recreated: a few epochs at most
-            _EPOCH_TAILS.clear()
-        tail = _EPOCH_TAILS[epoch] = b',"epoch":' + orjson.dumps(epoch) + b"}"
-    return tail
+    return b',"epoch":' + orjson.dumps(epoch) + b"}"
 
 
 def _with_position(body: bytes, seq: int, epoch: str) -> bytes | None:

@@ -294,8 +294,11 @@ class StreamFollower:
         if feed.users == 0 and idle and not feed.dropped:
             self._drop(feed)
             every = self._every
-            held = any(f.held is not None for f in self._feeds.values())
-            if every is not None and not held and self.tenants <= self._wide_above // 2:
+            if (
+                every is not None
+                and self.tenants <= self._wide_above // 2
+                and not any(f.held is not None for f in self._feeds.values())
+            ):
                 self._narrow(every)
 
     async def _first_consumer(self, feed: Feed) -> None:
@@ -329,12 +332,16 @@ class StreamFollower:
         if self._feeds.get(feed.tenant_id) is feed:
             del self._feeds[feed.tenant_id]
         feed.dropped = True
+        if feed.tenant_id is not None and feed.announced and self._on_drop is not None:
+            self._on_drop(feed.tenant_id)
+        self._release(feed)
+
+    def _release(self, feed: Feed) -> None:
+        """`feed` keeps no consumer of its own: a restart under way is stopped, the consumer let go."""
         if feed.restarting is not None:
             feed.restarting.cancel()
         sub, name = feed.sub, feed.consumer
-        feed.sub = None
-        if feed.tenant_id is not None and feed.announced and self._on_drop is not None:
-            self._on_drop(feed.tenant_id)
+        feed.sub, feed.consumer = None, ""
         if sub is not None or name:
             self._spawn(self._discard(sub, name))
 
@@ -409,15 +416,11 @@ class StreamFollower:
         feed.covered = True
         self._generation += 1
         feed.generation = self._generation  # its consumer is not heard any more
-        if feed.restarting is not None:
-            feed.restarting.cancel()
-        sub, name = feed.sub, feed.consumer
-        feed.sub, feed.consumer = None, ""
+        self._release(feed)
         self._caught_up(feed)
         if replay:
             for seq, subject, data, event in held:
                 self._hand_on(seq, subject, data, event)
-        self._spawn(self._discard(sub, name))
 
     async def _cover(self, feed: Feed, every: Feed) -> None:
         """A tenant followed while wide: live from the every-tenant feed's cursor on, no consumer made."""
