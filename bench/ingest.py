@@ -16,6 +16,8 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from bench.clients import ClientPool
 from bench.events import EventFactory
 from bench.metrics import scrape
 from bench.procs import Child
+from bench.servers.natsfloor import WRITE
 
 log = logging.getLogger("bench.ingest")
 COUNTER = "notifier_events_received_total"
@@ -33,7 +36,7 @@ PUBLISH_PENDING = 20_000
 # The live floors (results["floor"] keys): decode_event only, and with one socket write per event.
 LIVE_DECODE = "decode_event live"
 WRITE_FLOOR = "decode_event+write live"
-LIVE_FLOORS = {LIVE_DECODE: "decode_event", WRITE_FLOOR: "decode_event+write"}  # key: natsfloor's check
+LIVE_FLOORS = {LIVE_DECODE: "decode_event", WRITE_FLOOR: WRITE}  # key: natsfloor's check
 
 
 def tenants(count: int) -> list[EventFactory]:
@@ -254,6 +257,20 @@ async def run_phases(
     return out
 
 
+@asynccontextmanager
+async def fresh_bed(pool: ClientPool) -> AsyncIterator[Bed]:
+    """A started `Bed`; afterwards the pool's sockets are closed and the bed stopped."""
+    bed = Bed()
+    await bed.start()
+    try:
+        yield bed
+    finally:
+        try:
+            await pool.close()
+        finally:
+            await bed.stop()
+
+
 async def measure(
     pool: ClientPool,
     count: int,
@@ -266,9 +283,7 @@ async def measure(
     ts = tenants(tenant_count)
     # The JSON is written with sorted keys: `order` keeps the phases in the order they ran.
     results: dict[str, Any] = {"tenants": tenant_count, "phases": {}, "order": [p[0] for p in phases]}
-    bed = Bed()
-    await bed.start()
-    try:
+    async with fresh_bed(pool) as bed:
         results["phases"] = await run_phases(bed, pool, ts, count, phases)
         first = next(iter(results["phases"].values()))
         results["floor"] = await floor(bed, first["first_seq"], count)
@@ -281,20 +296,8 @@ async def measure(
             live[WRITE_FLOOR]["cpu_us_per_event"] - live[LIVE_DECODE]["cpu_us_per_event"], 2
         )
         log.info("  ingest live floors: %s", {k: v["cpu_us_per_event"] for k, v in live.items()})
-    finally:
-        try:
-            await pool.close()
-        finally:
-            await bed.stop()
     if reading_phases:
-        bed = Bed()
-        await bed.start()
-        try:
+        async with fresh_bed(pool) as bed:
             reading = await run_phases(bed, pool, ts, count, reading_phases)
             results["reading"] = {"phases": reading, "order": [p[0] for p in reading_phases]}
-        finally:
-            try:
-                await pool.close()
-            finally:
-                await bed.stop()
     return results

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bench.ingest import LIVE_DECODE, WRITE_FLOOR
 from bench.stats import ratio
 
 
@@ -159,8 +160,8 @@ FLOOR_LABELS = {
     "orjson": "floor: nats-py + orjson",
     "decode_event": "nats-py + decode_event (msgspec)",
     "parse_event": "nats-py + orjson + parse_event (pydantic)",
-    "decode_event live": "nats-py + decode_event, live as a phase (1 idle socket per tenant)",
-    "decode_event+write live": "write floor: the same + 1 frame written to the tenant's socket",
+    LIVE_DECODE: "nats-py + decode_event, live as a phase (1 idle socket per tenant)",
+    WRITE_FLOOR: "write floor: the same + 1 frame written to the tenant's socket",
 }
 
 
@@ -169,15 +170,13 @@ FRESH_BED = " (fresh bed)"  # the label suffix of the reading phases, run on a s
 
 def ingest_phases(r: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(label, phase) of the first bed in the order they ran, then of the fresh bed's reading phases."""
-    out = []
-    for label in r.get("order") or list(r.get("phases", {})):
-        if (p := r["phases"].get(label)) is not None:
-            out.append((label, p))
-    reading = r.get("reading") or {}
-    for label in reading.get("order") or list(reading.get("phases", {})):
-        if (p := reading["phases"].get(label)) is not None:
-            out.append((label + FRESH_BED, p))
-    return out
+
+    def ordered(section: dict[str, Any], suffix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        phases = section.get("phases", {})
+        labels = section.get("order") or list(phases)
+        return [(label + suffix, phases[label]) for label in labels if label in phases]
+
+    return ordered(r) + ordered(r.get("reading") or {}, FRESH_BED)
 
 
 def without_writes(r: dict[str, Any], p: dict[str, Any]) -> float | None:
