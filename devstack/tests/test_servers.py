@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import asyncpg
 import nats
@@ -66,6 +67,15 @@ def test_free_port_is_bindable() -> None:
     port = free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+
+
+def test_free_ports_come_from_below_the_ephemeral_range_and_never_twice() -> None:
+    """An outgoing connection takes its port from the ephemeral range: a port handed out there can be taken
+    between the check and the server's bind."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == 200
+    assert all(port < low for port in ports)
 
 
 async def test_the_pgserver_wheels_binaries_serve_when_the_system_has_none(

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import nats
 from nats.js.api import StreamInfo
 
-from sprintboard_devstack.servers import EmbeddedNats, free_port
+from sprintboard_devstack.servers import EmbeddedNats, ServerError, free_port
 from sprintboard_kit.stream import StreamSettings, ensure_stream
 
 
@@ -21,20 +21,24 @@ class NatsCluster:
     (PR_SET_PDEATHSIG)."""
 
     def __init__(self, size: int = 3, name: str = "sprintboard") -> None:
-        routes = [free_port() for _ in range(size)]
-        self.nodes = [
+        self.size, self.name = size, name
+        self.nodes = self._nodes()
+
+    def _nodes(self) -> list[EmbeddedNats]:
+        routes = [free_port() for _ in range(self.size)]
+        return [
             EmbeddedNats(
                 name=f"node-{n}",
                 extra_args=[
                     "--cluster_name",
-                    name,
+                    self.name,
                     "--cluster",
                     f"nats://127.0.0.1:{routes[n]}",
                     "--routes",
                     ",".join(f"nats://127.0.0.1:{port}" for port in routes),
                 ],
             )
-            for n in range(size)
+            for n in range(self.size)
         ]
 
     @property
@@ -46,14 +50,23 @@ class NatsCluster:
         """Every node, comma-separated, as `NATS_URL` takes a cluster: the clients fail over."""
         return ",".join(self.urls)
 
-    def start(self) -> NatsCluster:
-        try:
-            for node in self.nodes:
-                node.start()
-        except BaseException:
-            self.cleanup()
-            raise
-        return self
+    def start(self, attempts: int = 3) -> NatsCluster:
+        """Start every node; when one finds a port taken (chosen free, then bound by someone else before the
+        node bound it), start the whole cluster again on fresh ports: the routes name every node's port."""
+        for attempt in range(1, attempts + 1):
+            try:
+                for node in self.nodes:
+                    node.start()
+                return self
+            except ServerError as error:
+                self.cleanup()
+                if "address already in use" not in str(error) or attempt == attempts:
+                    raise
+                self.nodes = self._nodes()
+            except BaseException:
+                self.cleanup()
+                raise
+        raise AssertionError("unreachable")
 
     def cleanup(self) -> None:
         for node in self.nodes:

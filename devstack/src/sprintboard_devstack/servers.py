@@ -9,6 +9,7 @@ import glob
 import importlib.util
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -32,11 +33,47 @@ class ServerError(RuntimeError):
     """An embedded server could not be found, started or reached."""
 
 
+_PORTS_BELOW_EPHEMERAL = 12_000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's range for outgoing connections (Linux's default 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that nothing listens on right now."""
+    """Return a TCP port that nothing listens on right now, one this process has not handed out before.
+
+    It is chosen below the kernel's ephemeral range: a port from that range can be taken by any outgoing
+    connection between this check and the server's bind, or while a killed server is down before its restart
+    on the same port (seen: a cluster node's route port, `bind: address already in use`); a port below it can
+    only be taken by another listener."""
+    low = _ephemeral_low()
+    first = max(1024, low - _PORTS_BELOW_EPHEMERAL)
+    if low - first >= 1000:
+        for _ in range(500):
+            port = random.randrange(first, low)
+            if port not in _handed_out and _bindable(host, port):
+                _handed_out.add(port)
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+        port = int(sock.getsockname()[1])
+    _handed_out.add(port)
+    return port
 
 
 def _die_with_parent() -> None:

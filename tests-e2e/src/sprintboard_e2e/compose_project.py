@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sysconfig
 import uuid
@@ -30,13 +29,6 @@ def compose_cli() -> list[str] | None:
         if found.returncode == 0 and found.stdout.strip().lstrip("v").split(".")[0] not in ("", "0", "1"):
             return cli
     return None
-
-
-def free_port() -> int:
-    """A port free on 127.0.0.1 now, for a published port that must not clash with the machine's."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class ComposeProject:

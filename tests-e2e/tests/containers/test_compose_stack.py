@@ -9,9 +9,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from sprintboard_devstack.servers import free_port
 from sprintboard_e2e.api import BacklogApi
 from sprintboard_e2e.compose import COMPOSE_FILE, OVERRIDE_FILE, load
-from sprintboard_e2e.compose_project import ComposeProject, docker, free_port
+from sprintboard_e2e.compose_project import ComposeProject, docker
 from sprintboard_e2e.environment import DEMO_ORG_ID
 from sprintboard_e2e.following import Follower, following
 from sprintboard_e2e.sockets import BoardSocket
