@@ -4,9 +4,11 @@ NATS runs as the distributed engine (`sprintboard_devstack.cluster`: three nodes
 replicated three times); four `python -m sprintboard_notifier` processes connect with all three URLs.
 Each tenant has one sprint and its viewers; every socket carries the routing hint (`?tenant=`),
 authenticates by frame and subscribes to its sprint. Events go into JetStream on v2 subjects, round-robin
-over the tenants at a fixed rate. Three runs, fresh notifiers each: tenant-affine placement (a tenant's
-sockets on one instance, as the compose gateway hashes them) and random placement, both with interest
-routing (`NOTIFIER_FOLLOW=interest`), then today's design (`NOTIFIER_FOLLOW=all`) with affine placement.
+over the tenants at a fixed rate. The runs of RUNS, fresh notifiers each: tenant-affine placement (a
+tenant's sockets on one instance, as the compose gateway hashes them), one instance holding every socket
+(the capacity baseline), random placement, all with interest routing (`NOTIFIER_FOLLOW=interest`), then
+today's design (`NOTIFIER_FOLLOW=all`) with affine placement, and random placement with a consumer per
+tenant.
 Per instance: its share of the published events (`notifier_events_received_total`), its CPU; per run the
 publish → read latency of sampled sockets.
 """
@@ -40,11 +42,13 @@ from bench.stats import summary
 log = logging.getLogger("bench.scaleout")
 FOLLOWED = "notifier_followed_tenants"
 # label -> (placement, NOTIFIER_FOLLOW, NOTIFIER_FOLLOW_ALL_ABOVE or None for the default), in run order.
-# "random": each instance follows ~94 % of the tenants, above the default limit, so it goes wide (one
-# consumer of every event); "random-per-tenant" keeps a consumer per tenant whatever their number, last
-# because it overloads this machine's NATS (~3,800 consumers).
+# "one": a single notifier holds every socket (it follows every tenant, so it goes wide), the baseline of
+# the capacity ratio; "random": each instance follows ~94 % of the tenants, above the default limit, so it
+# goes wide (one consumer of every event); "random-per-tenant" keeps a consumer per tenant whatever their
+# number, last because it overloads this machine's NATS (~3,800 consumers).
 RUNS: dict[str, tuple[str, str, int | None]] = {
     "affine": ("affine", "interest", None),
+    "one": ("one", "interest", None),
     "random": ("random", "interest", None),
     "all": ("affine", "all", None),
     "random-per-tenant": ("random", "interest", 0),
@@ -106,14 +110,16 @@ class ClusterBed:
         """CPU seconds (user + system) of each NATS node so far."""
         return [sum(cpu_times(node.pid)) if node.pid else 0.0 for node in self.cluster.nodes]
 
-    async def start_notifiers(self, label: str, follow: str, wide_above: int | None = None) -> list[Instance]:
-        """The notifiers of run `label` on every node's URL, reading as `follow` says (and going wide above
-        `wide_above` tenants, None: the default); presence off."""
+    async def start_notifiers(
+        self, label: str, follow: str, wide_above: int | None = None, count: int | None = None
+    ) -> list[Instance]:
+        """`count` (None: the bed's number) notifiers of run `label` on every node's URL, reading as `follow`
+        says (and going wide above `wide_above` tenants, None: the default); presence off."""
         from sprintboard_devstack.servers import free_port
         from sprintboard_devstack.stack import ServiceProcess
 
         services = []
-        for n in range(self.instances):
+        for n in range(count or self.instances):
             port = free_port()
             env = os.environ | {
                 "NATS_URL": self.cluster.url,
@@ -166,8 +172,11 @@ class ClusterBed:
 def placement(
     tenants: list[EventFactory], viewers: int, instances: int, how: str, seed: int = 14
 ) -> list[tuple[int, int]]:
-    """(tenant index, instance) of every socket: `viewers` per tenant, affine or each one at random."""
+    """(tenant index, instance) of every socket: `viewers` per tenant, affine, each one at random, or all on
+    instance 0 ("one")."""
     rng = random.Random(seed)
+    if how == "one":
+        return [(t, 0) for t in range(len(tenants)) for _ in range(viewers)]
     return [
         (t, affine(f.tenant_id, instances) if how == "affine" else rng.randrange(instances))
         for t, f in enumerate(tenants)
@@ -239,7 +248,7 @@ async def run(
 ) -> dict[str, Any]:
     """One run of RUNS with fresh notifiers: connect, publish for `seconds`, read every instance's figures."""
     how, follow, wide_above = RUNS[label]
-    notifiers = await bed.start_notifiers(label, follow, wide_above)
+    notifiers = await bed.start_notifiers(label, follow, wide_above, count=1 if how == "one" else None)
     try:
         sockets = placement(tenants, viewers, len(notifiers), how)
         opened = await _connect(pool, notifiers, tenants, bed.secret, sockets)
@@ -295,18 +304,23 @@ async def run(
 
 
 def capacity(runs: dict[str, Any]) -> dict[str, Any] | None:
-    """Derived, not measured: the events/s at which a run's busiest instance would fill one core (the
-    cluster's rate), and one instance's doing all of the affine run's work (every delivery, each event read
-    once: the sum of the instances' CPU per published event); the affine interest-routed run against both."""
+    """Projected from CPU per published event, not measured at saturation: the events/s at which a run's
+    busiest instance would fill one core (the cluster's rate). The affine interest-routed cluster against
+    one instance holding every socket ("one", measured in the same run), against one instance doing all of
+    the affine run's work (the sum of its instances' CPU per published event: each event read once, every
+    delivery), and against the cluster whose instances each read all."""
     if "affine" not in runs:
         return None
     per_s = {k: round(1e6 / r["max_cpu_us_per_published"]) for k, r in runs.items()}
-    one = round(1e6 / sum(i["cpu_us_per_published"] for i in runs["affine"]["instances"]))
+    summed = round(1e6 / sum(i["cpu_us_per_published"] for i in runs["affine"]["instances"]))
     return {
         "events_per_s_at_one_core": per_s,
-        "one_instance_events_per_s": one,
-        "vs_one_instance": round(per_s["affine"] / one, 2),
+        "vs_one": round(per_s["affine"] / per_s["one"], 2) if "one" in per_s else None,
+        "one_instance_events_per_s": summed,
+        "vs_one_instance": round(per_s["affine"] / summed, 2),
         "vs_all": round(per_s["affine"] / per_s["all"], 2) if "all" in per_s else None,
+        # The ceiling the hash's balance sets on any ratio to one instance: 1 / the busiest share.
+        "balance_bound": round(1 / runs["affine"]["max_share"], 2),
     }
 
 
