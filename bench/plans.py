@@ -59,6 +59,13 @@ class Plan:
     scaleout_instances: int = 4
     scaleout_rate: float = 2_000.0
     scaleout_seconds: float = 15.0
+    # Live path on NATS: one nats-server per design, tenants round-robin at rate for seconds, the stream
+    # first filled with preload events.
+    livepath_tenants: int = 1_000
+    livepath_rate: float = 2_000.0
+    livepath_seconds: float = 10.0
+    livepath_preload: int = 20_000
+    livepath_fewer_tenants: tuple[int, ...] = (100, 300)  # consumer-per-tenant again, with these
     # First event after connect (reference client): takes on one socket, then fresh sockets of one take.
     first_takes: int = 30
     first_fresh: int = 20
@@ -96,6 +103,7 @@ QUICK = Plan(
     presence_tenants=10,
     scaleout_tenants=200,
     scaleout_seconds=5.0,
+    livepath_seconds=4.0,
     first_takes=10,
     first_fresh=10,
 )

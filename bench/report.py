@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from bench.report_fanout import fanout_rows
-from bench.report_scaleout import SCALEOUT_NOTE, scaleout_details, scaleout_rows
+from bench.report_scaleout import (
+    LIVEPATH_NOTE,
+    SCALEOUT_NOTE,
+    livepath_details,
+    livepath_rows,
+    scaleout_details,
+    scaleout_rows,
+)
 from bench.report_shapes import (
     STORM_NOTE,
     TENANTS_NOTE,
@@ -272,6 +279,7 @@ def markdown(results: dict[str, Any]) -> str:
         + tenant_rows(results)
         + storm_rows(results)
         + scaleout_rows(results)
+        + livepath_rows(results)
         + presence_rows(results)
         + first_event_rows(results)
         + fanout_rows(results)
@@ -302,6 +310,8 @@ def markdown(results: dict[str, Any]) -> str:
         parts += ["", "## Reconnect storm", "", *STORM_NOTE, "", storm_details(results)]
     if results.get("scaleout"):
         parts += ["", "## Scale-out", "", *SCALEOUT_NOTE, "", scaleout_details(results)]
+    if results.get("livepath"):
+        parts += ["", "## Live path on NATS", "", *LIVEPATH_NOTE, "", livepath_details(results)]
     if results.get("presence"):
         parts += ["", "## Presence", "", *PRESENCE_NOTE, "", presence_details(results)]
     if results.get("fanout"):

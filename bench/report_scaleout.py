@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.report_shapes import Row, status
-from bench.tables import n, table
+from bench.tables import n, ranged, table
 
 # The issue's targets (issue 13): affine placement spreads the events, the latency holds, capacity grows.
 MAX_AFFINE_SHARE = 0.30
@@ -226,4 +226,76 @@ SCALEOUT_NOTE = (
     "measured up to saturation (batching makes it cheaper there, for every side).",
     "Consumers on the stream: BACKLOG_TASKS's consumer count with the sockets open; nats-server 2.15",
     "allows a stream 1,000 consumers unless its `max_consumers` says more (-1, the default, means 1,000).",
+)
+
+
+def livepath_rows(results: dict[str, Any]) -> list[Row]:
+    r = results.get("livepath")
+    if not r:
+        return [("Live path on NATS: server CPU per event of each design", "reported", "not run", "", "—")]
+    rate = n(r["offered_events_per_s"])
+    rows: list[Row] = []
+    for design, run in r["runs"].items():
+        added = run.get("added_us_per_event")
+        shape = f"{run['tenants']:,} tenants, {rate} events/s, one nats-server"
+        rows.append(
+            (
+                f"Live path on NATS, `{design}`: server CPU per published event ({shape})",
+                "reported",
+                f"{ranged(run['nats_cpu_us_per_event'], 1)} µs"
+                + ("" if added is None or design == "store-only" else f" ({added:+.1f} over storing)"),
+                f"{ranged(run['nats_cpu_pct'])} % of a core; {run['delivered']:,} of {run['events']:,} "
+                f"delivered over {r.get('repeats', 1)} repeat(s)",
+                "—",
+            )
+        )
+    for design, why in r.get("failed", {}).items():
+        rows.append((f"Live path on NATS, `{design}`", "completes", f"failed: {why}", "", "**missed**"))
+    return rows
+
+
+def livepath_details(results: dict[str, Any]) -> str:
+    r = results["livepath"]
+    header = (
+        "design",
+        "what it is",
+        "tenants",
+        "NATS CPU µs / event",
+        "over storing (medians)",
+        "NATS CPU % of a core",
+        "delivered / published",
+        "control messages",
+        "set-up s",
+    )
+    rows = [
+        (
+            f"`{design}`",
+            run["design"],
+            f"{run['tenants']:,}",
+            ranged(run["nats_cpu_us_per_event"], 1),
+            "—" if run.get("added_us_per_event") is None else f"{run['added_us_per_event']:+.1f}",
+            ranged(run["nats_cpu_pct"], 1),
+            f"{run['delivered']:,} / {run['events']:,}",
+            f"{run['control_messages']:,}",
+            ranged(run["arranged_s"], 1),
+        )
+        for design, run in r["runs"].items()
+    ]
+    return table(header, rows)
+
+
+LIVEPATH_NOTE = (
+    "`bench/livepath.py`: what a nats-server spends per event for each way an instance can receive live",
+    "only the tenants it follows. Each design runs on its own fresh nats-server (the wheel's) with",
+    "`BACKLOG_TASKS` as `ensure_stream` makes it (file storage, and its v1 copy), first filled with the",
+    "plan's preload of events round-robin over the tenants, then the offered rate round-robin over the",
+    "tenants on v2 subjects; the round of designs is repeated (the plan's repeats), figures are median",
+    "[min, max]. One subscriber connection holds the design's subscriptions (one per tenant,",
+    "or one for everything); its callbacks count the events and answer flow control. CPU: the server's",
+    "user + system time from the first publish until every event arrived, per published event; `over",
+    "storing` subtracts the `store-only` run (no subscriber) of the same run. Only the server's CPU is",
+    "measured here, not the subscriber's. The server is multi-threaded and shares the machine's 2 cores",
+    "with the publisher and the subscriber: a design near or above 100 % is at this machine's limit, and",
+    "its figure is a cost, not a capacity. `consumer-per-tenant, N tenants` repeats today's design with",
+    "the same rate over fewer tenants: how its cost grows with the tenants a server holds consumers for.",
 )

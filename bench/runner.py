@@ -15,6 +15,7 @@ from bench import (
     first_event,
     ingest,
     latency,
+    livepath,
     presence,
     scaleout,
     storm,
@@ -34,6 +35,7 @@ SCENARIOS = (
     "tenants",
     "storm",
     "scaleout",
+    "livepath",
     "presence",
     "fanout",
     "connections",
@@ -139,6 +141,17 @@ class Run:
                 # Its own 3-node NATS cluster and notifiers: needs no stack.
                 work = scaleout.measure(pool, plan)
                 await self.record("scaleout", work)
+            if "livepath" in self.only:
+                # One nats-server of its own per design: needs no stack.
+                work = livepath.measure(
+                    plan.livepath_tenants,
+                    plan.livepath_rate,
+                    plan.livepath_seconds,
+                    plan.livepath_preload,
+                    plan.livepath_fewer_tenants,
+                    plan.repeats,
+                )
+                await self.record("livepath", work)
             if "presence" in self.only:
                 work = presence.measure(
                     pool, plan.presence_sockets, plan.presence_sprints, plan.presence_tenants
