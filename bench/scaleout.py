@@ -41,17 +41,18 @@ from bench.stats import summary
 
 log = logging.getLogger("bench.scaleout")
 FOLLOWED = "notifier_followed_tenants"
-# label -> (placement, NOTIFIER_FOLLOW, NOTIFIER_FOLLOW_ALL_ABOVE or None for the default), in run order.
-# "one": a single notifier holds every socket (it follows every tenant, so it goes wide), the baseline of
-# the capacity ratio; "random": each instance follows ~94 % of the tenants, above the default limit, so it
-# goes wide (one consumer of every event); "random-per-tenant" keeps a consumer per tenant whatever their
-# number, last because it overloads this machine's NATS (~3,800 consumers).
-RUNS: dict[str, tuple[str, str, int | None]] = {
-    "affine": ("affine", "interest", None),
-    "one": ("one", "interest", None),
-    "random": ("random", "interest", None),
-    "all": ("affine", "all", None),
-    "random-per-tenant": ("random", "interest", 0),
+# label -> (placement, NOTIFIER_FOLLOW, NOTIFIER_FOLLOW_ALL_ABOVE or None for the default, notifiers or
+# None for the plan's), in run order. "one": a single notifier, so affine placement puts every socket on
+# it (it follows every tenant, so it goes wide), the baseline of the capacity ratio; "random": each
+# instance follows ~94 % of the tenants, above the default limit, so it goes wide (one consumer of every
+# event); "random-per-tenant" keeps a consumer per tenant whatever their number, last because it
+# overloads this machine's NATS (~3,800 consumers).
+RUNS: dict[str, tuple[str, str, int | None, int | None]] = {
+    "affine": ("affine", "interest", None, None),
+    "one": ("affine", "interest", None, 1),
+    "random": ("random", "interest", None, None),
+    "all": ("affine", "all", None, None),
+    "random-per-tenant": ("random", "interest", 0, None),
 }
 SETTLE_S = 0.5  # counters unchanged this long: every instance has read what it will read
 
@@ -172,11 +173,8 @@ class ClusterBed:
 def placement(
     tenants: list[EventFactory], viewers: int, instances: int, how: str, seed: int = 14
 ) -> list[tuple[int, int]]:
-    """(tenant index, instance) of every socket: `viewers` per tenant, affine, each one at random, or all on
-    instance 0 ("one")."""
+    """(tenant index, instance) of every socket: `viewers` per tenant, affine or each one at random."""
     rng = random.Random(seed)
-    if how == "one":
-        return [(t, 0) for t in range(len(tenants)) for _ in range(viewers)]
     return [
         (t, affine(f.tenant_id, instances) if how == "affine" else rng.randrange(instances))
         for t, f in enumerate(tenants)
@@ -247,8 +245,8 @@ async def run(
     seconds: float,
 ) -> dict[str, Any]:
     """One run of RUNS with fresh notifiers: connect, publish for `seconds`, read every instance's figures."""
-    how, follow, wide_above = RUNS[label]
-    notifiers = await bed.start_notifiers(label, follow, wide_above, count=1 if how == "one" else None)
+    how, follow, wide_above, count = RUNS[label]
+    notifiers = await bed.start_notifiers(label, follow, wide_above, count)
     try:
         sockets = placement(tenants, viewers, len(notifiers), how)
         opened = await _connect(pool, notifiers, tenants, bed.secret, sockets)
