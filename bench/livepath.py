@@ -244,6 +244,7 @@ async def measure(
         "seconds": seconds,
         "preload": preload,
         "repeats": repeats,
+        "order": list(runs),  # the record's keys come back sorted
         "runs": runs,
         "failed": failed,
     }

@@ -77,21 +77,20 @@ def _capacity_rows(r: dict[str, Any]) -> list[Row]:
         return [("Scale-out capacity, interest routing (projected)", target, "not run", "", "—")]
     at = c["events_per_s_at_one_core"]
     cluster = f"the busiest affine instance would fill a core at {n(at['affine'])} events/s"
-    bound = (
-        f"the hash's balance bounds any ratio to one instance at 1 / max share = {c['balance_bound']:.2f}x"
-        if c.get("balance_bound")
-        else ""
-    )
     rows: list[Row] = []
     if c.get("vs_one") is not None:
+        detail = f"{cluster}; the one instance at {n(at['one'])}"
+        if c.get("balance_bound"):
+            bound = c["balance_bound"]
+            detail += f"; the hash's balance bounds any ratio to one instance at 1 / max share = {bound:.2f}x"
         rows.append(
             (
-                "Scale-out capacity, 4 instances with interest routing (affine) vs one instance holding all "
-                "10,000 sockets (run `one`, same offered rate): **projected** from CPU per published event, "
-                "neither run saturated",
+                f"Scale-out capacity, {r['instances']} instances with interest routing (affine) vs one "
+                f"instance holding all {r['sockets']:,} sockets (run `one`, same offered rate): "
+                "**projected** from CPU per published event, neither run saturated",
                 target,
                 f"{c['vs_one']:.2f}x",
-                f"{cluster}; the one instance at {n(at['one'])}; {bound}",
+                detail,
                 status(c["vs_one"] >= CAPACITY_RATIO),
             )
         )
@@ -235,7 +234,8 @@ def livepath_rows(results: dict[str, Any]) -> list[Row]:
         return [("Live path on NATS: server CPU per event of each design", "reported", "not run", "", "—")]
     rate = n(r["offered_events_per_s"])
     rows: list[Row] = []
-    for design, run in r["runs"].items():
+    for design in r.get("order") or list(r["runs"]):
+        run = r["runs"][design]
         added = run.get("added_us_per_event")
         shape = f"{run['tenants']:,} tenants, {rate} events/s, one nats-server"
         rows.append(
@@ -279,7 +279,7 @@ def livepath_details(results: dict[str, Any]) -> str:
             f"{run['control_messages']:,}",
             ranged(run["arranged_s"], 1),
         )
-        for design, run in r["runs"].items()
+        for design, run in ((d, r["runs"][d]) for d in r.get("order") or list(r["runs"]))
     ]
     return table(header, rows)
 
