@@ -46,6 +46,20 @@ V1_FROM_V2_TRANSFORM = (
 # stored before the upgrade are kept as they are.
 V1_SOURCE_TRANSFORMS = (V1_FROM_V2_TRANSFORM, (ALL_V1, ALL_V1))
 
+# The live stream the notifier's interest routing follows (docs/architecture.md, "Interest routing"): it
+# sources BACKLOG_TASKS onto one subject per tenant, `backlog.last.<tenant token>`, keeps only the last
+# message of each, and republishes every message it stores on `backlog.live.<tenant token>`, where each
+# notifier instance holds one core subscription per tenant its sockets follow. What it stores numbers one
+# tenant's events (`Nats-Last-Sequence`), so a lost live message shows at the tenant's next one.
+LIVE_STREAM_NAME = "BACKLOG_TASKS_LIVE"
+LIVE_LAST_PREFIX = "backlog.last"
+LIVE_PREFIX = "backlog.live"
+LIVE_SOURCE_TRANSFORM = (
+    f"{SUBJECT_PREFIX}.{SUBJECT_VERSION_V2}.*.*.*.*",
+    f"{LIVE_LAST_PREFIX}.{{{{wildcard(1)}}}}",
+)
+LIVE_REPUBLISH = (f"{LIVE_LAST_PREFIX}.*", f"{LIVE_PREFIX}.{{{{wildcard(1)}}}}")
+
 _VERSION = re.compile(r"v[1-9][0-9]*")
 
 
@@ -166,6 +180,16 @@ def subject_v2_for(
 def filter_v2_for_tenant(tenant_id: str) -> str:
     """The subject filter matching every v2 event of one tenant."""
     return f"{SUBJECT_PREFIX}.{SUBJECT_VERSION_V2}.{tenant_token(tenant_id)}.>"
+
+
+def live_subject(tenant_id: str) -> str:
+    """Where the live stream republishes one tenant's events (a core subscription, no JetStream)."""
+    return f"{LIVE_PREFIX}.{tenant_token(tenant_id)}"
+
+
+def live_last_subject(tenant_id: str) -> str:
+    """The live stream's subject of one tenant: its last event is stored there."""
+    return f"{LIVE_LAST_PREFIX}.{tenant_token(tenant_id)}"
 
 
 def filter_v2_for_project(tenant_id: str, project_id: UUID | str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import (
+    RePublish,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -26,6 +27,9 @@ from nats.js.api import (
 from nats.js.errors import NotFoundError
 
 from sprintboard_contracts.subjects import (
+    LIVE_REPUBLISH,
+    LIVE_SOURCE_TRANSFORM,
+    LIVE_STREAM_NAME,
     STREAM_NAME,
     STREAM_SUBJECTS,
     V1_SOURCE_TRANSFORMS,
@@ -41,7 +45,9 @@ DEFAULT_MAX_CONSUMERS = 100_000
 # Subject transforms on a stream source (the v1 stream, docs/events.md) came in NATS 2.10; a 2.9 server
 # accepts them and silently drops them, so the stack refuses an older server instead.
 MINIMUM_SERVER_VERSION = (2, 10, 0)
-# In the v1 stream's metadata: the epoch of the BACKLOG_TASKS it sources.
+# How long the live stream keeps a tenant's last event: it is only the tenant's place in the live numbering.
+LIVE_MAX_AGE_SECONDS = 3600.0
+# In the v1 and live streams' metadata: the epoch of the BACKLOG_TASKS they source.
 SOURCE_EPOCH_KEY = "sprintboard_source_epoch"
 
 
@@ -131,14 +137,58 @@ async def ensure_stream(js: JetStreamContext, settings: StreamSettings | None = 
     Safe to run from any number of processes at once: each writes the same configuration.
     """
     main = await _ensure(js, STREAM_NAME, lambda: (settings or StreamSettings()).config(), _main_upgrade)
-    v1 = await _ensure(js, V1_STREAM_NAME, lambda: v1_config(main), _v1_upgrade)
-    if (v1.config.metadata or {}).get(SOURCE_EPOCH_KEY) != stream_epoch(main):
-        # BACKLOG_TASKS was made again (a new epoch): so is its v1 copy, which starts from its first event.
-        log.warning("%s sources an earlier %s: recreating it", V1_STREAM_NAME, STREAM_NAME)
-        with contextlib.suppress(NotFoundError):
-            await js.delete_stream(V1_STREAM_NAME)
-        await _ensure(js, V1_STREAM_NAME, lambda: v1_config(main), _v1_upgrade)
+    await _ensure_source_of(js, main, V1_STREAM_NAME, lambda: v1_config(main), _v1_upgrade)
     return main
+
+
+def live_config(info: StreamInfo) -> StreamConfig:
+    """The live stream (docs/architecture.md, "Interest routing"): BACKLOG_TASKS's v2 messages from after
+    its last one now, each on its tenant's subject, the last one per tenant kept in memory, and each
+    republished as it is stored. As many replicas as BACKLOG_TASKS."""
+    src, dest = LIVE_SOURCE_TRANSFORM
+    republish_src, republish_dest = LIVE_REPUBLISH
+    return StreamConfig(
+        name=LIVE_STREAM_NAME,
+        description="The live path of interest routing: the last event of each tenant, republished",
+        metadata={SOURCE_EPOCH_KEY: stream_epoch(info)},
+        sources=[
+            StreamSource(
+                name=STREAM_NAME,
+                # Not the whole history: what came before is read from BACKLOG_TASKS itself.
+                opt_start_seq=info.state.last_seq + 1,
+                subject_transforms=[SubjectTransform(src=src, dest=dest)],
+            )
+        ],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.MEMORY,
+        max_msgs_per_subject=1,
+        max_age=LIVE_MAX_AGE_SECONDS,
+        num_replicas=info.config.num_replicas,
+        republish=RePublish(src=republish_src, dest=republish_dest),
+    )
+
+
+async def ensure_live_stream(js: JetStreamContext, main: StreamInfo) -> StreamInfo:
+    """Make the live stream exist, sourcing the BACKLOG_TASKS of `main`'s epoch, and return its info.
+    Safe to run from any number of notifier instances at once."""
+    return await _ensure_source_of(js, main, LIVE_STREAM_NAME, lambda: live_config(main), lambda _: None)
+
+
+async def _ensure_source_of(
+    js: JetStreamContext,
+    main: StreamInfo,
+    name: str,
+    create: Callable[[], StreamConfig],
+    upgrade: Callable[[StreamConfig], StreamConfig | None],
+) -> StreamInfo:
+    info = await _ensure(js, name, create, upgrade)
+    if (info.config.metadata or {}).get(SOURCE_EPOCH_KEY) != stream_epoch(main):
+        # BACKLOG_TASKS was made again (a new epoch): so is the stream that sources it.
+        log.warning("%s sources an earlier %s: recreating it", name, STREAM_NAME)
+        with contextlib.suppress(NotFoundError):
+            await js.delete_stream(name)
+        info = await _ensure(js, name, create, upgrade)
+    return info
 
 
 def _main_upgrade(config: StreamConfig) -> StreamConfig | None:

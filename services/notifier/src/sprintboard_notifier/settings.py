@@ -73,6 +73,13 @@ class NotifierSettings(NatsFields, JwtFields, StreamFields, BaseSettings):
     # With "interest": above this many followed tenants the instance goes wide, one consumer of every event
     # instead of a consumer per tenant (it goes back at half as many); 0 never.
     follow_all_above: int = Field(default=500, ge=0)
+    # How "interest" gets its tenants live: "republish", one core subscription per tenant on what the live
+    # stream republishes, a gap read from the stream (`stream/live.py`); "consumers", one JetStream
+    # consumer per tenant, going wide above `follow_all_above` (`stream/follower.py`).
+    interest_path: Literal["republish", "consumers"] = "republish"
+    # With "republish": how often each followed tenant's last stored event is looked at; one not come by
+    # live at two looks in a row is read from the stream.
+    live_check_seconds: float = Field(default=5.0, gt=0)
 
     # How often the stream's identity is checked, to notice a deleted and recreated stream.
     stream_watch_seconds: float = Field(default=10.0, gt=0)

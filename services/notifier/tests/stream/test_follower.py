@@ -17,8 +17,17 @@ from sprintboard_contracts.subjects import STREAM_NAME, subject_v2_for
 from sprintboard_contracts.tenant_token import tenant_token
 from sprintboard_devstack.servers import EmbeddedNats
 from sprintboard_kit.stream import StreamSettings, ensure_stream
+from sprintboard_notifier.stream import StreamFollower
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True, params=["republish", "consumers"])
+def interest_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test with either live path of interest routing (the notifiers read NOTIFIER_INTEREST_PATH)."""
+    path: str = request.param
+    monkeypatch.setenv("NOTIFIER_INTEREST_PATH", path)
+    return path
 
 
 @pytest.fixture
@@ -134,12 +143,15 @@ async def test_survives_a_nats_restart(tenant: str) -> None:
                 second = make_event(board)
                 await pub.publish(second)
             assert [e["event_id"] for e in await c.events(1, timeout=30)] == [str(second.event_id)]
-            # The recreated consumer started after what this instance had seen, not at the stream's start.
-            assert notifier.app.state.bridge.follower.redelivered == 0
+            follower = notifier.app.state.bridge.follower
+            if isinstance(follower, StreamFollower):
+                # The recreated consumer started after what this instance had seen, not at the start.
+                assert follower.redelivered == 0
     finally:
         server.cleanup()
 
 
+@pytest.mark.parametrize("interest_path", ["consumers"], indirect=True)  # the republish path has none
 async def test_a_consumer_deleted_on_the_server_is_recreated_after_the_last_event(
     fresh_nats: str, tenant: str
 ) -> None:

@@ -24,12 +24,18 @@ def received(notifier: Notifier) -> int:
     return notifier.metrics.events_in.value
 
 
+PATHS = ["republish", "consumers"]
+
+
+@pytest.mark.parametrize("path", PATHS)
 async def test_an_instance_reads_only_the_tenants_of_its_sockets_and_drops_one_after_its_last(
-    nats_url: str, tenant: str
+    nats_url: str, tenant: str, path: str
 ) -> None:
+    """With either live path: a subscription (republish) or a consumer (consumers) per followed tenant."""
     mine, theirs = Board(tenant), Board(f"{tenant}-other")
+    per_tenant = 1 if path == "consumers" else 0  # consumers of BACKLOG_TASKS a followed tenant adds
     async with (
-        run_notifier(nats_url, interest_linger_seconds=0.2) as notifier,
+        run_notifier(nats_url, interest_linger_seconds=0.2, interest_path=path) as notifier,
         publisher(nats_url) as pub,
     ):
         consumers = (await pub.js.stream_info(STREAM_NAME)).state.consumer_count
@@ -37,7 +43,8 @@ async def test_an_instance_reads_only_the_tenants_of_its_sockets_and_drops_one_a
         async with client(notifier, token(tenant)) as c:
             await c.control("welcome")
             assert follower.tenants == 1
-            assert (await pub.js.stream_info(STREAM_NAME)).state.consumer_count == consumers + 1
+            assert (await pub.js.stream_info(STREAM_NAME)).state.consumer_count == consumers + per_tenant
+            assert follower.created == 1
             before = received(notifier)
             wanted = [make_event(mine) for _ in range(5)]
             for event in wanted:
@@ -78,9 +85,13 @@ async def test_an_instance_that_follows_every_tenant_reads_every_event(nats_url:
         assert notifier.app.state.bridge.follower.tenants == 0
 
 
-@pytest.mark.parametrize("wide_above", [0, 2], ids=["per-tenant", "wide-and-narrow"])
+@pytest.mark.parametrize(
+    ("path", "wide_above"),
+    [("republish", 0), ("consumers", 0), ("consumers", 2)],
+    ids=["republish", "consumer-per-tenant", "consumers-wide-and-narrow"],
+)
 async def test_sockets_that_come_and_go_while_events_flow_get_exactly_their_events(
-    nats_url: str, tenant: str, wide_above: int
+    nats_url: str, tenant: str, path: str, wide_above: int
 ) -> None:
     """Events flow over 4 tenants, 2 sprints each, while sockets open, subscribe to both sprints of their
     tenant (the second resuming from `welcome`), unsubscribe one and close, in overlapping waves; with no
@@ -93,7 +104,9 @@ async def test_sockets_that_come_and_go_while_events_flow_get_exactly_their_even
     published: list[tuple[int, str, str]] = []  # (seq, tenant, sprint)
     rng = random.Random(7)
     async with (
-        run_notifier(nats_url, interest_linger_seconds=0.0, follow_all_above=wide_above) as notifier,
+        run_notifier(
+            nats_url, interest_linger_seconds=0.0, follow_all_above=wide_above, interest_path=path
+        ) as notifier,
         publisher(nats_url) as pub,
     ):
         done = asyncio.Event()
@@ -164,11 +177,14 @@ async def test_above_its_limit_an_instance_goes_wide_and_back_without_a_gap(
 ) -> None:
     """`follow_all_above` 2: the third tenant's socket replaces the tenant consumers by one of every event
     (while events of all three flow), and once one tenant is left it has its own consumer again. Each
-    socket gets every event of its tenant after its `welcome`, in order, once."""
+    socket gets every event of its tenant after its `welcome`, in order, once. (The consumer path only:
+    the republish path has no every-tenant mode.)"""
     boards = [Board(f"{tenant}-{i}") for i in range(3)]
     published: list[tuple[int, str]] = []
     async with (
-        run_notifier(nats_url, interest_linger_seconds=0.1, follow_all_above=2) as notifier,
+        run_notifier(
+            nats_url, interest_linger_seconds=0.1, follow_all_above=2, interest_path="consumers"
+        ) as notifier,
         publisher(nats_url) as pub,
         contextlib.AsyncExitStack() as open_,
     ):
@@ -227,13 +243,14 @@ async def test_above_its_limit_an_instance_goes_wide_and_back_without_a_gap(
     assert follower.widened == 1
 
 
+@pytest.mark.parametrize("path", PATHS)
 async def test_a_new_tenant_feed_warms_the_memory_so_resumes_need_no_stream_read(
-    nats_url: str, tenant: str
+    nats_url: str, tenant: str, path: str
 ) -> None:
     # Sockets of a dead instance land here, where their tenant was not followed: the first one's feed
     # starts NOTIFIER_HISTORY_EVENTS back, and every resume from inside that is served from memory.
     board = Board(tenant)
-    async with run_notifier(nats_url) as notifier, publisher(nats_url) as pub:
+    async with run_notifier(nats_url, interest_path=path) as notifier, publisher(nats_url) as pub:
         seqs = [await pub.publish(make_event(board)) for _ in range(30)]
         epoch = notifier.hub.epoch
         for after in (seqs[9], seqs[20]):
@@ -246,17 +263,26 @@ async def test_a_new_tenant_feed_warms_the_memory_so_resumes_need_no_stream_read
         assert notifier.app.state.bridge.history.reads == 0
 
 
-@pytest.mark.parametrize("wide_above", [0, 60], ids=["per-tenant", "wide"])
-async def test_every_tenant_feed_comes_back_after_a_nats_restart(tenant: str, wide_above: int) -> None:
-    """120 tenants followed, NATS restarted: each feed finds its consumer gone and makes a new one after
-    the last event it handed on (at most NOTIFIER_FOLLOW_CREATES at once; wide above 60 tenants, the one
-    consumer of every event); every socket then gets the events published after the restart, and none
-    published before it twice."""
+@pytest.mark.parametrize(
+    ("path", "wide_above"),
+    [("republish", 0), ("consumers", 0), ("consumers", 60)],
+    ids=["republish", "consumer-per-tenant", "consumers-wide"],
+)
+async def test_every_tenant_feed_comes_back_after_a_nats_restart(
+    tenant: str, path: str, wide_above: int
+) -> None:
+    """120 tenants followed, NATS restarted: with consumers, each feed finds its consumer gone and makes a
+    new one after the last event it handed on (at most NOTIFIER_FOLLOW_CREATES at once; wide above 60
+    tenants, the one consumer of every event); with republish, the live stream (in memory) is made again
+    and every tenant's last stored event looked at. Every socket then gets the events published after
+    the restart, and none published before it twice."""
     server = EmbeddedNats().start()
     boards = [Board(f"{tenant}-{i}") for i in range(120)]
     try:
         async with (
-            run_notifier(server.url, follow_creates=8, follow_all_above=wide_above) as notifier,
+            run_notifier(
+                server.url, follow_creates=8, follow_all_above=wide_above, interest_path=path
+            ) as notifier,
             contextlib.AsyncExitStack() as open_,
         ):
             sockets = []
@@ -269,7 +295,8 @@ async def test_every_tenant_feed_comes_back_after_a_nats_restart(tenant: str, wi
                     await pub.publish(make_event(b))
             for c in sockets:
                 assert len(await c.events(1)) == 1
-            created = notifier.app.state.bridge.follower.created
+            follower = notifier.app.state.bridge.follower
+            created, checks = follower.created, getattr(follower, "checks", 0)
             await asyncio.to_thread(server.stop)
             await asyncio.to_thread(server.start)
             async with publisher(server.url) as pub:
@@ -279,8 +306,10 @@ async def test_every_tenant_feed_comes_back_after_a_nats_restart(tenant: str, wi
             for c, event in zip(sockets, after, strict=True):
                 assert [e["event_id"] for e in await c.events(1, timeout=30)] == [str(event.event_id)]
                 assert await c.quiet(0.01) == []
-            follower = notifier.app.state.bridge.follower
             assert follower.wide == bool(wide_above)
-            assert follower.created - created >= (1 if wide_above else len(boards))
+            if path == "republish":
+                assert follower.checks - checks >= len(boards)  # each tenant looked at after the restart
+            else:
+                assert follower.created - created >= (1 if wide_above else len(boards))
     finally:
         server.cleanup()

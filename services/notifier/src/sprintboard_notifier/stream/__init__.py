@@ -2,5 +2,6 @@
 
 from sprintboard_notifier.stream.follower import StreamFollower
 from sprintboard_notifier.stream.history import StoredMessage, StreamHistory
+from sprintboard_notifier.stream.live import LiveFollower
 
-__all__ = ["StoredMessage", "StreamFollower", "StreamHistory"]
+__all__ = ["LiveFollower", "StoredMessage", "StreamFollower", "StreamHistory"]

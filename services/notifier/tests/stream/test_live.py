@@ -1,0 +1,138 @@
+"""The republish live path on real JetStream (`stream/live.py`): a tenant's live messages that never
+arrive are found (at the tenant's next message, or by the look at its last stored event) and read from
+the stream, in order and once; the live stream gone is made again."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+import pytest
+from notifier_kit import Board, caught_up, client, make_event, publisher, run_notifier, token
+
+from sprintboard_contracts.subjects import LIVE_STREAM_NAME, live_subject
+from sprintboard_contracts.tenant_token import tenant_token
+from sprintboard_notifier.stream import LiveFollower
+from sprintboard_notifier.stream.live import Interest, origin
+
+pytestmark = pytest.mark.integration
+
+
+async def blind(follower: LiveFollower, tenant_id: str) -> Interest:
+    """Take away the tenant's live subscription: what is republished meanwhile is lost to this instance."""
+    interest = follower._interests[tenant_id]
+    assert interest.sub is not None
+    await interest.sub.unsubscribe()
+    return interest
+
+
+async def see_again(follower: LiveFollower, interest: Interest) -> None:
+    """Subscribe the tenant again, as NATS would after a reconnect (nothing tells the follower)."""
+    nc = follower._nc
+    assert nc is not None
+    interest.sub = await nc.subscribe(
+        live_subject(interest.tenant_id), cb=functools.partial(follower._live, interest)
+    )
+    await nc.flush()
+
+
+async def test_live_messages_lost_are_read_from_the_stream_at_the_tenants_next_one(
+    nats_url: str, tenant: str
+) -> None:
+    board, other = Board(tenant), Board(f"{tenant}-other")
+    async with (
+        run_notifier(nats_url, live_check_seconds=3600) as notifier,
+        publisher(nats_url) as pub,
+        client(notifier, token(tenant)) as c,
+    ):
+        await c.control("welcome")
+        follower = notifier.app.state.bridge.follower
+        assert isinstance(follower, LiveFollower)
+        first = make_event(board)
+        await pub.publish(first)
+        assert [e["event_id"] for e in await c.events(1)] == [str(first.event_id)]
+        interest = await blind(follower, tenant)
+        lost = [make_event(board) for _ in range(3)]
+        for event in lost:
+            await pub.publish(make_event(other))
+            await pub.publish(event)
+        await asyncio.sleep(0.3)
+        assert await c.quiet(0.1) == []  # nothing came: the subscription was away
+        await see_again(follower, interest)
+        repairs = follower.repairs
+        after = make_event(board)
+        await pub.publish(after)
+        got = await c.events(4)
+        assert [e["event_id"] for e in got] == [str(e.event_id) for e in [*lost, after]]
+        assert follower.repairs == repairs + 1
+        assert await c.quiet(0.3) == []  # none twice
+
+
+async def test_a_lost_last_event_is_found_by_looking_at_the_tenants_last_stored_one(
+    nats_url: str, tenant: str
+) -> None:
+    board = Board(tenant)
+    async with (
+        run_notifier(nats_url, live_check_seconds=0.2) as notifier,
+        publisher(nats_url) as pub,
+        client(notifier, token(tenant)) as c,
+    ):
+        await c.control("welcome")
+        follower = notifier.app.state.bridge.follower
+        assert isinstance(follower, LiveFollower)
+        interest = await blind(follower, tenant)
+        lost = make_event(board)
+        seq = await pub.publish(lost)
+        await see_again(follower, interest)
+        # No later event shows the gap: two looks in a row find it stored and not come, and read it.
+        assert [e["event_id"] for e in await c.events(1, timeout=10)] == [str(lost.event_id)]
+        await caught_up(notifier, tenant, seq)
+        assert follower.repairs >= 1
+        assert await c.quiet(0.5) == []
+
+
+async def test_the_live_stream_deleted_is_made_again_and_nothing_is_lost(nats_url: str, tenant: str) -> None:
+    board = Board(tenant)
+    async with (
+        run_notifier(nats_url, stream_watch_seconds=0.3) as notifier,
+        publisher(nats_url) as pub,
+        client(notifier, token(tenant)) as c,
+    ):
+        await c.control("welcome")
+        follower = notifier.app.state.bridge.follower
+        assert isinstance(follower, LiveFollower)
+        before = make_event(board)
+        await pub.publish(before)
+        assert [e["event_id"] for e in await c.events(1)] == [str(before.event_id)]
+        created = (await pub.js.stream_info(LIVE_STREAM_NAME)).created
+        await pub.js.delete_stream(LIVE_STREAM_NAME)
+        meanwhile = make_event(board)  # stored while there is no live stream: nothing republishes it
+        await pub.publish(meanwhile)
+        later = [make_event(board) for _ in range(3)]
+
+        async def publish_later() -> None:
+            await asyncio.sleep(1.0)  # after the watch made the live stream again
+            for event in later:
+                await pub.publish(event)
+
+        publishing = asyncio.create_task(publish_later())
+        got = await c.events(4, timeout=15)
+        await publishing
+        assert [e["event_id"] for e in got] == [str(e.event_id) for e in [meanwhile, *later]]
+        assert (await pub.js.stream_info(LIVE_STREAM_NAME)).created != created
+        assert await c.quiet(0.3) == []
+
+
+async def test_a_live_message_names_its_stream_seq_and_subject(nats_url: str, tenant: str) -> None:
+    """What the follower reads from a republished message: the live stream's seqs, and where the event is
+    stored in BACKLOG_TASKS (the resume position)."""
+    board = Board(tenant)
+    async with run_notifier(nats_url), publisher(nats_url) as pub:
+        sub = await pub.nc.subscribe(live_subject(tenant))
+        seqs = [await pub.publish(make_event(board)) for _ in range(2)]
+        msgs = [await sub.next_msg(timeout=5) for _ in range(2)]
+        headers = [m.headers or {} for m in msgs]
+        assert [origin(h)[0] for h in headers] == seqs
+        assert all(str(origin(h)[1]).startswith(f"backlog.tasks.v2.{tenant_token(tenant)}.") for h in headers)
+        first, second = (int(h["Nats-Sequence"]) for h in headers)
+        assert int(headers[1]["Nats-Last-Sequence"]) == first < second
