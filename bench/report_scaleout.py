@@ -13,11 +13,21 @@ MAX_AFFINE_SHARE = 0.30
 P99_MS = 50.0
 CAPACITY_RATIO = 4.0
 TITLES = {
-    "affine": "tenant-affine placement, interest routing",
-    "one": "one instance holding every socket, interest routing (goes wide: it follows every tenant)",
-    "random": "random placement, interest routing (default: wide above 500 tenants an instance)",
+    "affine": "tenant-affine placement, interest routing (republish path)",
+    "one": "one instance holding every socket, interest routing (republish path: it follows every tenant)",
+    "random": "random placement, interest routing (republish path)",
+    "all": "every instance reads all, affine placement",
+    "affine-consumers": "tenant-affine placement, interest routing on the consumer path (stop 22's)",
+    # recorded by earlier versions of the scenario
     "random-per-tenant": "random placement, interest routing, a consumer per tenant always",
-    "all": "every instance reads all (today's design), affine placement",
+}
+# How a run's instances read, as its notifiers were configured (runs recorded before the republish path
+# name only NOTIFIER_FOLLOW).
+READS = {
+    "republish": "NOTIFIER_FOLLOW=interest, NOTIFIER_INTEREST_PATH=republish",
+    "consumers": "NOTIFIER_FOLLOW=interest, NOTIFIER_INTEREST_PATH=consumers",
+    "all": "NOTIFIER_FOLLOW=all",
+    "interest": "NOTIFIER_FOLLOW=interest (a consumer per tenant)",
 }
 
 
@@ -115,6 +125,17 @@ def _capacity_rows(r: dict[str, Any]) -> list[Row]:
                 "—",
             )
         )
+    if c.get("vs_consumers") is not None:
+        rows.append(
+            (
+                "Scale-out capacity, affine on the republish path vs affine on the consumer path (a "
+                "JetStream consumer per tenant): **projected** as above",
+                "reported",
+                f"{c['vs_consumers']:.2f}x",
+                f"{cluster}; on the consumer path at {n(at['affine-consumers'])} events/s",
+                "—",
+            )
+        )
     return rows
 
 
@@ -147,7 +168,7 @@ def scaleout_details(results: dict[str, Any]) -> str:
         runs.append(
             (
                 label,
-                f"{run['placement']}, NOTIFIER_FOLLOW={run['follow']}",
+                f"{run['placement']}, {READS.get(run['follow'], run['follow'])}",
                 f"{run['events']:,} ({run['events_per_tenant']} per tenant) in {n(run['published_s'], 1)} s",
                 f"{n(ms['p50'], 1)} / {n(ms['p95'], 1)} / {n(ms['p99'], 1)} / {n(ms['max'], 1)}",
                 f"{ms['n']:,} ({run['sampled_sockets']} sockets)",
@@ -206,10 +227,10 @@ SCALEOUT_NOTE = (
     "its refreshes cost CPU by time, not by event), fresh for each run. Each tenant has one sprint and",
     "its viewers; each socket carries `?tenant=`, authenticates by frame and subscribes to its sprint.",
     "Affine: all of a tenant's sockets on one instance, by rendezvous hashing of the tenant (as the",
-    "gateway); random: each socket on a random instance (seeded). With the default",
-    "`NOTIFIER_FOLLOW_ALL_ABOVE` (500) an instance that follows more tenants goes wide (one consumer of",
-    "every event instead of one per tenant); `random-per-tenant` sets it to 0 (never), last because",
-    "thousands of consumers overload this machine's NATS. Events go into JetStream on v2 subjects,",
+    "gateway); random: each socket on a random instance (seeded). Interest routing runs on the republish",
+    "path (a core subscription per followed tenant on the live stream `BACKLOG_TASKS_LIVE`, R3, memory)",
+    "except `affine-consumers`, the consumer path (an ephemeral JetStream consumer per followed tenant,",
+    "wide above `NOTIFIER_FOLLOW_ALL_ABOVE`, 500). Events go into JetStream on v2 subjects,",
     "round-robin over the tenants. Share: the increase of an instance's `notifier_events_received_total`",
     "over the events published; CPU: the process's user + system time from the first publish until every",
     "counter stood still. Latency: the event's `timestamp` (built just before it is published) to its",
@@ -217,8 +238,8 @@ SCALEOUT_NOTE = (
     "2 cores, so four saturated notifiers (beside NATS and the clients) cannot be run. An instance fills its",
     "core at 10^6 / (its CPU µs per published event) events/s, and a cluster is as fast as its busiest",
     "instance. The baseline is run `one`: a single notifier holding all the sockets at the same offered",
-    "rate, measured in the same run (it follows every tenant, so it goes wide: one consumer of every",
-    "event). Beside it, one instance doing all of the affine run's work would spend the sum of the affine",
+    "rate, measured in the same run (it follows every tenant: a subscription for each, every event).",
+    "Beside it, one instance doing all of the affine run's work would spend the sum of the affine",
     "instances' CPU per published event. From four instances a ratio to one instance is at most",
     "1 / (the busiest instance's share): 4x only if each had exactly a quarter of the work, which hashing",
     "1,000 tenants does not give (about 26-27 % for the busiest). It assumes CPU per event stays as",

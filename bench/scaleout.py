@@ -6,9 +6,9 @@ Each tenant has one sprint and its viewers; every socket carries the routing hin
 authenticates by frame and subscribes to its sprint. Events go into JetStream on v2 subjects, round-robin
 over the tenants at a fixed rate. The runs of RUNS, fresh notifiers each: tenant-affine placement (a
 tenant's sockets on one instance, as the compose gateway hashes them), one instance holding every socket
-(the capacity baseline), random placement, all with interest routing (`NOTIFIER_FOLLOW=interest`), then
-today's design (`NOTIFIER_FOLLOW=all`) with affine placement, and random placement with a consumer per
-tenant.
+(the capacity baseline), random placement, all with interest routing on the republish path, then
+every instance reading all (`NOTIFIER_FOLLOW=all`) with affine placement, and affine placement on the
+consumer path (a JetStream consumer per tenant).
 Per instance: its share of the published events (`notifier_events_received_total`), its CPU; per run the
 publish → read latency of sampled sockets.
 """
@@ -41,18 +41,18 @@ from bench.stats import summary
 
 log = logging.getLogger("bench.scaleout")
 FOLLOWED = "notifier_followed_tenants"
-# label -> (placement, NOTIFIER_FOLLOW, NOTIFIER_FOLLOW_ALL_ABOVE or None for the default, notifiers or
-# None for the plan's), in run order. "one": a single notifier, so affine placement puts every socket on
-# it (it follows every tenant, so it goes wide), the baseline of the capacity ratio; "random": each
-# instance follows ~94 % of the tenants, above the default limit, so it goes wide (one consumer of every
-# event); "random-per-tenant" keeps a consumer per tenant whatever their number, last because it
-# overloads this machine's NATS (~3,800 consumers).
+# label -> (placement, how an instance reads: "republish" or "consumers" (interest routing,
+# NOTIFIER_FOLLOW=interest with that NOTIFIER_INTEREST_PATH) or "all" (NOTIFIER_FOLLOW=all),
+# NOTIFIER_FOLLOW_ALL_ABOVE or None for the default, notifiers or None for the plan's), in run order.
+# "one": a single notifier, so affine placement puts every socket on it (it follows every tenant), the
+# baseline of the capacity ratio; "random": each instance follows ~94 % of the tenants; "affine-consumers":
+# the consumer path (a JetStream consumer per tenant), the interest routing of stop 22, in the same run.
 RUNS: dict[str, tuple[str, str, int | None, int | None]] = {
-    "affine": ("affine", "interest", None, None),
-    "one": ("affine", "interest", None, 1),
-    "random": ("random", "interest", None, None),
+    "affine": ("affine", "republish", None, None),
+    "one": ("affine", "republish", None, 1),
+    "random": ("random", "republish", None, None),
     "all": ("affine", "all", None, None),
-    "random-per-tenant": ("random", "interest", 0, None),
+    "affine-consumers": ("affine", "consumers", None, None),
 }
 SETTLE_S = 0.5  # counters unchanged this long: every instance has read what it will read
 
@@ -128,10 +128,12 @@ class ClusterBed:
                 "NOTIFIER_PORT": str(port),
                 "NOTIFIER_INSTANCE_ID": f"scaleout-{label}-{n}",
                 "NOTIFIER_STREAM_REPLICAS": "3",
-                "NOTIFIER_FOLLOW": follow,
+                "NOTIFIER_FOLLOW": "all" if follow == "all" else "interest",
                 # Presence refreshes cost CPU by time, not by event; presence has its own scenario.
                 "NOTIFIER_PRESENCE_ENABLED": "false",
             }
+            if follow != "all":
+                env["NOTIFIER_INTEREST_PATH"] = follow
             if wide_above is not None:
                 env["NOTIFIER_FOLLOW_ALL_ABOVE"] = str(wide_above)
             log_file = self.logs / f"notifier-{label}-{n}.log"
@@ -303,10 +305,11 @@ async def run(
 
 def capacity(runs: dict[str, Any]) -> dict[str, Any] | None:
     """Projected from CPU per published event, not measured at saturation: the events/s at which a run's
-    busiest instance would fill one core (the cluster's rate). The affine interest-routed cluster against
-    one instance holding every socket ("one", measured in the same run), against one instance doing all of
-    the affine run's work (the sum of its instances' CPU per published event: each event read once, every
-    delivery), and against the cluster whose instances each read all."""
+        busiest instance would fill one core (the cluster's rate). The affine interest-routed cluster against
+        one instance holding every socket ("one", measured in the same run), against one instance doing all of
+        the affine run's work (the sum of its instances' CPU per published event: each event read once, every
+        delivery), against the cluster whose instances each read all, and against the affine cluster on the
+    consumer path."""
     if "affine" not in runs:
         return None
     per_s = {k: round(1e6 / r["max_cpu_us_per_published"]) for k, r in runs.items()}
@@ -317,6 +320,9 @@ def capacity(runs: dict[str, Any]) -> dict[str, Any] | None:
         "one_instance_events_per_s": summed,
         "vs_one_instance": round(per_s["affine"] / summed, 2),
         "vs_all": round(per_s["affine"] / per_s["all"], 2) if "all" in per_s else None,
+        "vs_consumers": (
+            round(per_s["affine"] / per_s["affine-consumers"], 2) if "affine-consumers" in per_s else None
+        ),
         # The ceiling the hash's balance sets on any ratio to one instance: 1 / the busiest share.
         "balance_bound": round(1 / runs["affine"]["max_share"], 2),
     }
