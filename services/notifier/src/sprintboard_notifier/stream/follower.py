@@ -17,31 +17,25 @@ import asyncio
 import contextlib
 import functools
 import logging
-import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import nats
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js import JetStreamContext
 from nats.js.api import Header, StreamInfo
 from nats.js.client import DEFAULT_JS_SUB_PENDING_BYTES_LIMIT, DEFAULT_JS_SUB_PENDING_MSGS_LIMIT
-from nats.js.errors import NotFoundError
 
 from sprintboard_contracts.events import InvalidEvent
-from sprintboard_contracts.subjects import ALL_V1, filter_v2_for_tenant
+from sprintboard_contracts.subjects import filter_v2_for_tenant
 from sprintboard_contracts.wire import AnyWireEvent, decode_event
 from sprintboard_kit.stream import StreamSettings, ensure_stream, require_server_version, stream_epoch
 from sprintboard_notifier.metrics import NotifierMetrics
+from sprintboard_notifier.stream.base import EventCallback, FollowerBase, consume_exception
 from sprintboard_notifier.stream.ordering import ACK_PREFIX, NEXT, OLD, DeliveryOrder, delivery_seqs
 from sprintboard_notifier.stream.subscriber import HEARTBEAT_SECONDS, STREAM, consumer_config
 
 log = logging.getLogger(__name__)
-
-EventCallback = Callable[[int, str, bytes, AnyWireEvent], None]
 
 EVERY_TENANT = None  # the key of the one feed of an instance that follows everything
 
@@ -80,7 +74,7 @@ class Feed:
         return self.beats, self.consumers, self.order.cursor, self.order.delivered
 
 
-class StreamFollower:
+class StreamFollower(FollowerBase):
     """Owns the NATS connection of the live path and its feeds. A feed's consumer is recreated after the
     last event it handed on when its delivery sequence skips (a slow-consumer drop, a lost connection), when
     two heartbeats are missed (NATS restarted, the consumer or its node gone) or when the stream is
@@ -107,18 +101,20 @@ class StreamFollower:
         create_timeout: float = 10.0,
         wide_above: int = 0,
     ) -> None:
-        self._url = nats_url
-        self._on_event = on_event
-        self._on_skip = on_skip
-        self._on_ready = on_ready
-        self._on_follow = on_follow
-        self._on_drop = on_drop
-        self._metrics = metrics
-        self._stream_settings = stream_settings or StreamSettings()
-        self._name = name
+        super().__init__(
+            nats_url,
+            on_event,
+            metrics,
+            on_skip=on_skip,
+            on_ready=on_ready,
+            on_follow=on_follow,
+            on_drop=on_drop,
+            stream_settings=stream_settings,
+            name=name,
+            linger_seconds=linger_seconds,
+            warm_events=warm_events,
+        )
         self.follow_all = follow_all
-        self._linger = linger_seconds
-        self._warm = warm_events
         self._creates = asyncio.Semaphore(max_creates)
         self._create_timeout = create_timeout
         self._wide_above = wide_above  # 0: never wide
@@ -126,14 +122,9 @@ class StreamFollower:
         self._hand_at = 0  # going wide: the every-tenant feed starts right after this seq
         self.widened = 0  # times this instance went wide, for tests and logs
         self.narrowed = 0  # times it went back to a consumer per tenant
-        self._nc: Client | None = None
-        self._js: JetStreamContext | None = None
         self._feeds: dict[str | None, Feed] = {}
         self._watchdog: asyncio.Task[None] | None = None
         self._generation = 0
-        self._v1_epoch, self._v1_last = "", 0  # `_last_v1_seq`, known for that stream epoch
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.epoch = ""
         self.redelivered = 0  # messages seen again after a consumer reset (dropped)
         self.created = 0  # consumers created, all feeds
 
@@ -182,19 +173,6 @@ class StreamFollower:
                 self._announce_follow(feed, last)
             self._restart_soon(feed, "the stream was recreated")
 
-    async def _start_retrying(self) -> None:
-        delay = 0.2
-        while True:
-            try:
-                await self.start()
-                return
-            except Exception as exc:
-                log.warning("NATS follower not started (%s); retrying in %.1fs", exc, delay)
-                with contextlib.suppress(Exception):
-                    await self.stop()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
     async def start(self) -> None:
         """Connect, make sure the stream exists; with `follow_all`, follow it from its current end."""
         self._nc = await nats.connect(
@@ -214,8 +192,7 @@ class StreamFollower:
     async def stop(self) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
-        for task in list(self._tasks):
-            task.cancel()
+        self._cancel_tasks()
         for feed in self._feeds.values():
             feed.dropped = True
             if feed.restarting is not None:
@@ -229,22 +206,6 @@ class StreamFollower:
             with contextlib.suppress(Exception):
                 await nc.close()
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def jetstream(self) -> JetStreamContext:
-        """The running connection's JetStream context (the history reader shares it)."""
-        if self._js is None:
-            raise RuntimeError("the follower is not started")
-        return self._js
-
-    def _announce(self, info: StreamInfo) -> None:
-        self.epoch = stream_epoch(info)
-        if self._on_ready is not None:
-            self._on_ready(self.epoch, info.state.last_seq)
-
     # -- interest ---------------------------------------------------------------------------------------
 
     async def follow(self, tenant_id: str) -> None:
@@ -256,7 +217,7 @@ class StreamFollower:
         if feed is None:
             feed = self._feeds[tenant_id] = Feed(tenant_id)
             feed.ready = asyncio.get_running_loop().create_future()
-            feed.ready.add_done_callback(_consume_exception)
+            feed.ready.add_done_callback(consume_exception)
             feed.users = 1
             if self._every is not None:
                 self._spawn(self._cover(feed, self._every))
@@ -279,19 +240,11 @@ class StreamFollower:
     def unfollow(self, tenant_id: str) -> None:
         """A local socket of `tenant_id` is gone; after the last one the feed lingers, then is dropped."""
         feed = self._feeds.get(tenant_id)
-        if feed is None or self.follow_all:
-            return
-        feed.users -= 1
-        if feed.users <= 0:
-            feed.users = 0
-            feed.idle_since = time.monotonic()
-            asyncio.get_running_loop().call_later(self._linger, self._drop_idle, feed)
+        if feed is not None and not self.follow_all:
+            self._left(feed, self._drop_idle)
 
     def _drop_idle(self, feed: Feed) -> None:
-        # A feed that was needed again in between is idle since later: its own timer drops it.
-        idle_since = feed.idle_since
-        idle = idle_since is not None and time.monotonic() - idle_since >= self._linger * 0.999
-        if feed.users == 0 and idle and not feed.dropped:
+        if self._idle(feed):
             self._drop(feed)
             every = self._every
             if (
@@ -345,12 +298,6 @@ class StreamFollower:
         if sub is not None or name:
             self._spawn(self._discard(sub, name))
 
-    def _announce_follow(self, feed: Feed, cursor: int) -> None:
-        """Tell the hub that `feed`'s tenant comes live from after `cursor` on."""
-        feed.announced = True
-        if feed.tenant_id is not None and self._on_follow is not None:
-            self._on_follow(feed.tenant_id, cursor)
-
     # -- wide and narrow --------------------------------------------------------------------------------
 
     async def _widen(self) -> None:
@@ -366,7 +313,7 @@ class StreamFollower:
         every = self._every = Feed(EVERY_TENANT)
         every.users = 1  # dropped only by `_narrow`
         every.ready = asyncio.get_running_loop().create_future()
-        every.ready.add_done_callback(_consume_exception)
+        every.ready.add_done_callback(consume_exception)
         try:
             last = (await self.jetstream().stream_info(STREAM)).state.last_seq
             every.order = DeliveryOrder(last)
@@ -491,10 +438,7 @@ class StreamFollower:
             assert nc is not None
             if fresh:
                 state = (await js.stream_info(STREAM)).state
-                # Not below the last v1 message (stored before the upgrade): v1 subjects carry no tenant,
-                # so a tenant's feed cannot see its v1 events, and the memory must not claim them.
-                v1 = await self._last_v1_seq(js)
-                start = max(state.first_seq, state.last_seq - self._warm + 1, v1 + 1, 1)
+                start = self._warm_start(state.first_seq, state.last_seq, await self._last_v1_seq(js))
                 feed.order = DeliveryOrder(start - 1)
                 if feed.tenant_id is not None:
                     self._announce_follow(feed, start - 1)
@@ -539,17 +483,6 @@ class StreamFollower:
         if old_sub is not None or old_consumer:
             self._spawn(self._discard(old_sub, old_consumer))
 
-    async def _last_v1_seq(self, js: JetStreamContext) -> int:
-        """The seq of the stream's last message on a v1 subject (0: none), once per stream: after the
-        upgrade to v2 nothing is stored on v1 subjects any more."""
-        if self._v1_epoch != self.epoch:
-            try:
-                self._v1_last = (await js.get_last_msg(STREAM, ALL_V1)).seq or 0
-            except NotFoundError:
-                self._v1_last = 0
-            self._v1_epoch = self.epoch
-        return self._v1_last
-
     async def _handle(self, feed: Feed, generation: int, started: asyncio.Event, msg: Msg) -> None:
         if not started.is_set():
             await started.wait()
@@ -590,13 +523,6 @@ class StreamFollower:
         self._hand_on(stream_seq, msg.subject, data, event)
         if feed.held is not None and stream_seq > self._hand_at:
             self._handed(feed)  # going wide: this tenant's consumer has handed on everything up to L
-
-    def _hand_on(self, seq: int, subject: str, data: bytes, event: AnyWireEvent) -> None:
-        try:
-            self._on_event(seq, subject, data, event)
-        except Exception:
-            # A bug downstream must not stop the stream for every other socket.
-            log.exception("event %d could not be fanned out", seq)
 
     async def _control(self, feed: Feed, msg: Msg) -> None:
         """A flow-control request or an idle heartbeat (JetStream status 100, no data)."""
@@ -663,9 +589,3 @@ class StreamFollower:
         if sent > got:
             return feed.sub is None or feed.sub.pending_msgs == 0
         return sent < got or bool(info.num_pending)
-
-
-def _consume_exception(future: asyncio.Future[None]) -> None:
-    # Its waiters may all be gone (their sockets closed): the failure was theirs to log.
-    if not future.cancelled():
-        future.exception()

@@ -25,13 +25,10 @@ import asyncio
 import contextlib
 import functools
 import logging
-import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import nats
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import SlowConsumerError
@@ -41,14 +38,13 @@ from nats.js.errors import NotFoundError
 
 from sprintboard_contracts.events import InvalidEvent
 from sprintboard_contracts.subjects import (
-    ALL_V1,
     LIVE_STREAM_NAME,
     SUBJECT_PREFIX,
     filter_v2_for_tenant,
     live_last_subject,
     live_subject,
 )
-from sprintboard_contracts.wire import AnyWireEvent, decode_event
+from sprintboard_contracts.wire import decode_event
 from sprintboard_kit.stream import (
     StreamSettings,
     ensure_live_stream,
@@ -58,12 +54,11 @@ from sprintboard_kit.stream import (
 )
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.source import HistoryGap
+from sprintboard_notifier.stream.base import EventCallback, FollowerBase, consume_exception
 from sprintboard_notifier.stream.history import StreamHistory
 from sprintboard_notifier.stream.subscriber import STREAM
 
 log = logging.getLogger(__name__)
-
-EventCallback = Callable[[int, str, bytes, AnyWireEvent], None]
 
 SEQUENCE = "Nats-Sequence"
 LAST_SEQUENCE = "Nats-Last-Sequence"
@@ -102,7 +97,7 @@ class Interest:
     announced: bool = False  # the hub was told where the tenant is followed from (`on_follow`)
 
 
-class LiveFollower:
+class LiveFollower(FollowerBase):
     """Owns the NATS connection of the live path of interest routing, and a subscription per followed
     tenant: subscribed when the first local socket needs the tenant, dropped `linger_seconds` after the
     last left. At most `max_reads` stream reads run at once (warm-ups and repairs), whatever the number of
@@ -130,17 +125,19 @@ class LiveFollower:
         check_seconds: float = 5.0,
         settle_seconds: float = 1.0,
     ) -> None:
-        self._url = nats_url
-        self._on_event = on_event
-        self._on_skip = on_skip
-        self._on_ready = on_ready
-        self._on_follow = on_follow
-        self._on_drop = on_drop
-        self._metrics = metrics
-        self._stream_settings = stream_settings or StreamSettings()
-        self._name = name
-        self._linger = linger_seconds
-        self._warm = warm_events
+        super().__init__(
+            nats_url,
+            on_event,
+            metrics,
+            on_skip=on_skip,
+            on_ready=on_ready,
+            on_follow=on_follow,
+            on_drop=on_drop,
+            stream_settings=stream_settings,
+            name=name,
+            linger_seconds=linger_seconds,
+            warm_events=warm_events,
+        )
         self._timeout = follow_timeout
         self._check_seconds = check_seconds
         self._settle = settle_seconds
@@ -151,14 +148,9 @@ class LiveFollower:
             read_timeout=min(5.0, follow_timeout),
             wait_timeout=follow_timeout,
         )
-        self._nc: Client | None = None
-        self._js: JetStreamContext | None = None
         self._interests: dict[str, Interest] = {}
         self._checker: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._v1_epoch, self._v1_last = "", 0  # `_last_v1_seq`, known for that stream epoch
         self._live_epoch = ""
-        self.epoch = ""
         self.subscribed = 0  # live subscriptions made, all tenants
         self.repairs = 0  # reads from the stream after a gap or a check
         self.checks = 0  # looks at a tenant's last stored event
@@ -215,19 +207,6 @@ class LiveFollower:
             interest.live_last = UNKNOWN
             self._announce_follow(interest, last)
 
-    async def _start_retrying(self) -> None:
-        delay = 0.2
-        while True:
-            try:
-                await self.start()
-                return
-            except Exception as exc:
-                log.warning("NATS follower not started (%s); retrying in %.1fs", exc, delay)
-                with contextlib.suppress(Exception):
-                    await self.stop()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
     async def start(self) -> None:
         """Connect, make sure both streams exist."""
         self._nc = await nats.connect(
@@ -251,8 +230,7 @@ class LiveFollower:
         if self._checker is not None:
             self._checker.cancel()
             self._checker = None
-        for task in list(self._tasks):
-            task.cancel()
+        self._cancel_tasks()
         for interest in self._interests.values():
             interest.dropped = True
         self._interests.clear()
@@ -261,28 +239,6 @@ class LiveFollower:
         if nc is not None:
             with contextlib.suppress(Exception):
                 await nc.close()
-
-    def jetstream(self) -> JetStreamContext:
-        """The running connection's JetStream context (the history reader shares it)."""
-        if self._js is None:
-            raise RuntimeError("the follower is not started")
-        return self._js
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _announce(self, info: StreamInfo) -> None:
-        self.epoch = stream_epoch(info)
-        if self._on_ready is not None:
-            self._on_ready(self.epoch, info.state.last_seq)
-
-    def _announce_follow(self, interest: Interest, cursor: int) -> None:
-        """Tell the hub that the tenant comes live from after `cursor` on."""
-        interest.announced = True
-        if self._on_follow is not None:
-            self._on_follow(interest.tenant_id, cursor)
 
     # -- NATS's signals of a loss --------------------------------------------------------------------------
 
@@ -316,7 +272,7 @@ class LiveFollower:
         if interest is None:
             interest = self._interests[tenant_id] = Interest(tenant_id, users=1)
             interest.ready = asyncio.get_running_loop().create_future()
-            interest.ready.add_done_callback(_consume_exception)
+            interest.ready.add_done_callback(consume_exception)
             self._spawn(self._begin(interest))
         else:
             interest.users += 1
@@ -333,27 +289,20 @@ class LiveFollower:
     def unfollow(self, tenant_id: str) -> None:
         """A local socket of `tenant_id` is gone; after the last one the tenant lingers, then is dropped."""
         interest = self._interests.get(tenant_id)
-        if interest is None:
-            return
-        interest.users -= 1
-        if interest.users <= 0:
-            interest.users = 0
-            interest.idle_since = time.monotonic()
-            asyncio.get_running_loop().call_later(self._linger, self._drop_idle, interest)
+        if interest is not None:
+            self._left(interest, self._drop_idle)
 
     def _drop_idle(self, interest: Interest) -> None:
-        # One needed again in between is idle since later: its own timer drops it.
-        idle_since = interest.idle_since
-        idle = idle_since is not None and time.monotonic() - idle_since >= self._linger * 0.999
-        if interest.users == 0 and idle and not interest.dropped:
+        if self._idle(interest):
             self._drop(interest)
 
     def _drop(self, interest: Interest) -> None:
-        if self._interests.get(interest.tenant_id) is interest:
-            del self._interests[interest.tenant_id]
+        tenant = interest.tenant_id
+        if self._interests.get(tenant) is interest:
+            del self._interests[tenant]
         interest.dropped = True
         if interest.announced and self._on_drop is not None:
-            self._on_drop(interest.tenant_id)
+            self._on_drop(tenant)
         sub, interest.sub = interest.sub, None
         if sub is not None:
             self._spawn(_unsubscribe(sub))
@@ -387,10 +336,7 @@ class LiveFollower:
         self.subscribed += 1
         await nc.flush()  # the server has the subscription before the stream is looked at
         state = (await js.stream_info(STREAM)).state
-        # Not below the last v1 message (stored before the upgrade): v1 subjects carry no tenant, so the
-        # memory must not claim them.
-        v1 = await self._last_v1_seq(js)
-        start = max(state.first_seq, state.last_seq - self._warm + 1, v1 + 1, 1)
+        start = self._warm_start(state.first_seq, state.last_seq, await self._last_v1_seq(js))
         interest.cursor = start - 1
         self._announce_follow(interest, start - 1)
         interest.live_last = await self._live_position(js, tenant, state.last_seq)
@@ -412,16 +358,6 @@ class LiveFollower:
         except (KeyError, ValueError, IndexError):
             return UNKNOWN
         return msg.seq if msg.seq is not None and seq <= last else UNKNOWN
-
-    async def _last_v1_seq(self, js: JetStreamContext) -> int:
-        """The seq of the stream's last message on a v1 subject (0: none), once per stream."""
-        if self._v1_epoch != self.epoch:
-            try:
-                self._v1_last = (await js.get_last_msg(STREAM, ALL_V1)).seq or 0
-            except NotFoundError:
-                self._v1_last = 0
-            self._v1_epoch = self.epoch
-        return self._v1_last
 
     # -- the live messages ---------------------------------------------------------------------------------
 
@@ -526,13 +462,6 @@ class LiveFollower:
         self._metrics.events_in.inc()
         self._hand_on(seq, subject, data, event)
 
-    def _hand_on(self, seq: int, subject: str, data: bytes, event: AnyWireEvent) -> None:
-        try:
-            self._on_event(seq, subject, data, event)
-        except Exception:
-            # A bug downstream must not stop the stream for every other socket.
-            log.exception("event %d could not be fanned out", seq)
-
     # -- looking at the last stored event ------------------------------------------------------------------
 
     async def _check_loop(self) -> None:
@@ -577,9 +506,3 @@ class LiveFollower:
 async def _unsubscribe(sub: Subscription) -> None:
     with contextlib.suppress(Exception):
         await sub.unsubscribe()
-
-
-def _consume_exception(future: asyncio.Future[None]) -> None:
-    # Its waiters may all be gone (their sockets closed): the failure was theirs to log.
-    if not future.cancelled():
-        future.exception()
