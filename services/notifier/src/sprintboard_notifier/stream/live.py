@@ -465,9 +465,17 @@ class LiveFollower(FollowerBase):
     # -- looking at the last stored event ------------------------------------------------------------------
 
     async def _check_loop(self) -> None:
+        """Each followed tenant once every `check_seconds`, one at a time and spread over the interval: a
+        burst of hundreds of looks at once would delay the live path every interval."""
         while True:
-            await asyncio.sleep(self._check_seconds)
-            await self._check_all(now=False)
+            interests = list(self._interests.values())
+            if not interests:
+                await asyncio.sleep(self._check_seconds)
+                continue
+            pause = self._check_seconds / len(interests)
+            for interest in interests:
+                await asyncio.sleep(pause)
+                await self._check(interest, now=False)
 
     async def _check_all(self, *, now: bool) -> None:
         interests = list(self._interests.values())
