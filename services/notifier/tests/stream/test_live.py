@@ -31,7 +31,8 @@ async def see_again(follower: LiveFollower, interest: Interest) -> None:
     nc = follower._nc
     assert nc is not None
     interest.sub = await nc.subscribe(
-        live_subject(interest.tenant_id), cb=functools.partial(follower._live, interest)
+        live_subject(interest.tenant_id),
+        cb=functools.partial(follower._live, interest, interest.generation),
     )
     await nc.flush()
 

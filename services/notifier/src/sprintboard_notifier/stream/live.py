@@ -93,6 +93,7 @@ class Interest:
     # While the tenant is read from the stream, its live messages wait here (None: not being read).
     held: list[Msg] | None = None
     suspect: int = 0  # the tenant's last stored seq at the previous check, when past the cursor
+    generation: int = 0  # the current subscription's number: messages to an earlier one are ignored
     dropped: bool = False
     announced: bool = False  # the hub was told where the tenant is followed from (`on_follow`)
 
@@ -205,7 +206,29 @@ class LiveFollower(FollowerBase):
         for interest in self._interests.values():
             interest.cursor = last
             interest.live_last = UNKNOWN
+            # What the old live stream republished, waiting here or still on its way, names seqs of the old
+            # BACKLOG_TASKS: from now on the tenant's old subscription is not heard, and a new one is made.
+            if interest.held is not None:
+                interest.held.clear()
+            interest.generation += 1
+            if interest.sub is not None:
+                self._spawn(self._resubscribe(interest))
             self._announce_follow(interest, last)
+
+    async def _resubscribe(self, interest: Interest) -> None:
+        old, interest.sub = interest.sub, None
+        nc = self._nc
+        if nc is not None and not interest.dropped:
+            sub = await nc.subscribe(
+                live_subject(interest.tenant_id),
+                cb=functools.partial(self._live, interest, interest.generation),
+            )
+            if interest.dropped:  # dropped meanwhile: `_drop` found no subscription to let go
+                await _unsubscribe(sub)
+            else:
+                interest.sub = sub
+        if old is not None:
+            await _unsubscribe(old)
 
     async def start(self) -> None:
         """Connect, make sure both streams exist."""
@@ -332,15 +355,20 @@ class LiveFollower(FollowerBase):
         assert nc is not None
         tenant = interest.tenant_id
         interest.held = []
-        interest.sub = await nc.subscribe(live_subject(tenant), cb=functools.partial(self._live, interest))
+        interest.sub = await nc.subscribe(
+            live_subject(tenant), cb=functools.partial(self._live, interest, interest.generation)
+        )
         self.subscribed += 1
         await nc.flush()  # the server has the subscription before the stream is looked at
         state = (await js.stream_info(STREAM)).state
         start = self._warm_start(state.first_seq, state.last_seq, await self._last_v1_seq(js))
         interest.cursor = start - 1
         self._announce_follow(interest, start - 1)
+        epoch = self.epoch
         interest.live_last = await self._live_position(js, tenant, state.last_seq)
         await self._read(interest, state.last_seq)
+        if self.epoch != epoch:  # BACKLOG_TASKS was made again meanwhile (`_recreated`)
+            interest.live_last = UNKNOWN
         self._release(interest)
         log.debug("following %s live from seq %d", tenant, interest.cursor)
 
@@ -361,9 +389,9 @@ class LiveFollower(FollowerBase):
 
     # -- the live messages ---------------------------------------------------------------------------------
 
-    async def _live(self, interest: Interest, msg: Msg) -> None:
+    async def _live(self, interest: Interest, generation: int, msg: Msg) -> None:
         # nats-py's own callback, no framework in between (docs/architecture.md, "Ingest").
-        if interest.dropped:
+        if interest.dropped or generation != interest.generation:
             return
         if interest.held is not None:
             interest.held.append(msg)
@@ -407,8 +435,9 @@ class LiveFollower(FollowerBase):
         the chain goes on from this live seq (the live message that showed the gap, first in `held`)."""
         self.repairs += 1
         log.info("%s: reading %s from the stream after seq %d", why, interest.tenant_id, interest.cursor)
+        epoch = self.epoch
         await self._read(interest, upto)
-        if accept is not None:
+        if accept is not None and self.epoch == epoch:  # not a chain of the old stream's
             interest.live_last = accept
         self._release(interest)
 
