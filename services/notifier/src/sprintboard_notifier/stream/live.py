@@ -39,7 +39,6 @@ from nats.js.errors import NotFoundError
 from sprintboard_contracts.events import InvalidEvent
 from sprintboard_contracts.subjects import (
     LIVE_STREAM_NAME,
-    SUBJECT_PREFIX,
     filter_v2_for_tenant,
     live_last_subject,
     live_subject,
@@ -67,16 +66,11 @@ UNKNOWN = -1  # where the tenant's chain stands is not known: its next live mess
 CHECK_BATCH = 32  # tenants looked at at once in a check
 
 
-def origin(headers: Mapping[str, str]) -> tuple[int, str | None]:
-    """The `BACKLOG_TASKS` seq of a live message and, when the server says it, its subject there, from
-    `Nats-Stream-Source`: `BACKLOG_TASKS <seq> <transform source> <transform destination> <subject> <hash>`
-    (NATS 2.15; older servers end earlier). `ValueError` or `KeyError` when it is not there."""
-    tokens = headers[SOURCE].split(" ")
-    subject = next(
-        (t for t in reversed(tokens[2:]) if t.startswith(SUBJECT_PREFIX) and "*" not in t and ">" not in t),
-        None,
-    )
-    return int(tokens[1]), subject
+def stored_seq(headers: Mapping[str, str]) -> int:
+    """The `BACKLOG_TASKS` seq of a live message, from `Nats-Stream-Source`: `BACKLOG_TASKS <seq>
+    <transform source> <transform destination> <subject> <hash>` (NATS 2.15; older servers end earlier).
+    `KeyError`, `IndexError` or `ValueError` when it is not there."""
+    return int(headers[SOURCE].split(" ", 2)[1])
 
 
 @dataclass(eq=False)
@@ -382,7 +376,7 @@ class LiveFollower(FollowerBase):
         except Exception:
             return UNKNOWN
         try:
-            seq, _ = origin(msg.headers or {})
+            seq = stored_seq(msg.headers or {})
         except (KeyError, ValueError, IndexError):
             return UNKNOWN
         return msg.seq if msg.seq is not None and seq <= last else UNKNOWN
@@ -402,7 +396,7 @@ class LiveFollower(FollowerBase):
         headers = msg.headers or {}
         try:
             seq, last = int(headers[SEQUENCE]), int(headers[LAST_SEQUENCE])
-            stored, subject = origin(headers)
+            stored = stored_seq(headers)
         except (KeyError, ValueError, IndexError):
             log.warning("a message on %s is not from the live stream: ignored", msg.subject)
             return
@@ -417,7 +411,7 @@ class LiveFollower(FollowerBase):
             return
         interest.live_last = seq
         interest.cursor = stored
-        self._deliver(stored, subject or msg.subject, msg.data)
+        self._deliver(stored, msg.subject, msg.data)  # the subject only names it in a log line
 
     def _release(self, interest: Interest) -> None:
         """The tenant is read up to its cursor: the live messages that waited go on, in order."""
