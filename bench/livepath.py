@@ -42,7 +42,7 @@ DESIGNS = {
     "(Nats-Last-Sequence chains one subject, not one tenant)",
     "tenant-live-stream": "a memory stream sourced from BACKLOG_TASKS with a subject transform to one "
     "subject per tenant (at most 1 message kept per subject) and RePublish, one core subscription per "
-    "tenant (Nats-Last-Sequence then chains one tenant)",
+    "tenant (Nats-Last-Sequence then chains one tenant): the republish path's BACKLOG_TASKS_LIVE",
 }
 
 
