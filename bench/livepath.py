@@ -35,14 +35,14 @@ DESIGNS = {
     "store-only": "no subscriber: what storing the events costs (BACKLOG_TASKS and its v1 copy), the base "
     "every design pays",
     "consumer-per-tenant": "an ephemeral push consumer per tenant, filtered to the tenant's v2 subjects, "
-    "flow control and a 1 s idle heartbeat (today's interest routing)",
+    "flow control and a 1 s idle heartbeat (the consumer path of interest routing)",
     "consumer-per-tenant-no-heartbeat": "the same without heartbeats and flow control",
     "one-consumer": "one push consumer of every event (NOTIFIER_FOLLOW=all, or an instance gone wide)",
     "republish": "RePublish of BACKLOG_TASKS to live.<subject>, one core subscription per tenant "
     "(Nats-Last-Sequence chains one subject, not one tenant)",
     "tenant-live-stream": "a memory stream sourced from BACKLOG_TASKS with a subject transform to one "
     "subject per tenant (at most 1 message kept per subject) and RePublish, one core subscription per "
-    "tenant (Nats-Last-Sequence then chains one tenant)",
+    "tenant (Nats-Last-Sequence then chains one tenant): the republish path's BACKLOG_TASKS_LIVE",
 }
 
 

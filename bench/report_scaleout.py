@@ -317,6 +317,6 @@ LIVEPATH_NOTE = (
     "storing` subtracts the `store-only` run (no subscriber) of the same run. Only the server's CPU is",
     "measured here, not the subscriber's. The server is multi-threaded and shares the machine's 2 cores",
     "with the publisher and the subscriber: a design near or above 100 % is at this machine's limit, and",
-    "its figure is a cost, not a capacity. `consumer-per-tenant, N tenants` repeats today's design with",
+    "its figure is a cost, not a capacity. `consumer-per-tenant, N tenants` repeats the consumer path with",
     "the same rate over fewer tenants: how its cost grows with the tenants a server holds consumers for.",
 )

@@ -39,7 +39,6 @@ from nats.js.errors import NotFoundError
 from sprintboard_contracts.events import InvalidEvent
 from sprintboard_contracts.subjects import (
     LIVE_STREAM_NAME,
-    SUBJECT_PREFIX,
     filter_v2_for_tenant,
     live_last_subject,
     live_subject,
@@ -67,16 +66,11 @@ UNKNOWN = -1  # where the tenant's chain stands is not known: its next live mess
 CHECK_BATCH = 32  # tenants looked at at once in a check
 
 
-def origin(headers: Mapping[str, str]) -> tuple[int, str | None]:
-    """The `BACKLOG_TASKS` seq of a live message and, when the server says it, its subject there, from
-    `Nats-Stream-Source`: `BACKLOG_TASKS <seq> <transform source> <transform destination> <subject> <hash>`
-    (NATS 2.15; older servers end earlier). `ValueError` or `KeyError` when it is not there."""
-    tokens = headers[SOURCE].split(" ")
-    subject = next(
-        (t for t in reversed(tokens[2:]) if t.startswith(SUBJECT_PREFIX) and "*" not in t and ">" not in t),
-        None,
-    )
-    return int(tokens[1]), subject
+def stored_seq(headers: Mapping[str, str]) -> int:
+    """The `BACKLOG_TASKS` seq of a live message, from `Nats-Stream-Source`: `BACKLOG_TASKS <seq>
+    <transform source> <transform destination> <subject> <hash>` (NATS 2.15; older servers end earlier).
+    `KeyError`, `IndexError` or `ValueError` when it is not there."""
+    return int(headers[SOURCE].split(" ", 2)[1])
 
 
 @dataclass(eq=False)
@@ -93,6 +87,7 @@ class Interest:
     # While the tenant is read from the stream, its live messages wait here (None: not being read).
     held: list[Msg] | None = None
     suspect: int = 0  # the tenant's last stored seq at the previous check, when past the cursor
+    generation: int = 0  # the current subscription's number: messages to an earlier one are ignored
     dropped: bool = False
     announced: bool = False  # the hub was told where the tenant is followed from (`on_follow`)
 
@@ -205,7 +200,29 @@ class LiveFollower(FollowerBase):
         for interest in self._interests.values():
             interest.cursor = last
             interest.live_last = UNKNOWN
+            # What the old live stream republished, waiting here or still on its way, names seqs of the old
+            # BACKLOG_TASKS: from now on the tenant's old subscription is not heard, and a new one is made.
+            if interest.held is not None:
+                interest.held.clear()
+            interest.generation += 1
+            if interest.sub is not None:
+                self._spawn(self._resubscribe(interest))
             self._announce_follow(interest, last)
+
+    async def _resubscribe(self, interest: Interest) -> None:
+        old, interest.sub = interest.sub, None
+        nc = self._nc
+        if nc is not None and not interest.dropped:
+            sub = await nc.subscribe(
+                live_subject(interest.tenant_id),
+                cb=functools.partial(self._live, interest, interest.generation),
+            )
+            if interest.dropped:  # dropped meanwhile: `_drop` found no subscription to let go
+                await _unsubscribe(sub)
+            else:
+                interest.sub = sub
+        if old is not None:
+            await _unsubscribe(old)
 
     async def start(self) -> None:
         """Connect, make sure both streams exist."""
@@ -332,15 +349,20 @@ class LiveFollower(FollowerBase):
         assert nc is not None
         tenant = interest.tenant_id
         interest.held = []
-        interest.sub = await nc.subscribe(live_subject(tenant), cb=functools.partial(self._live, interest))
+        interest.sub = await nc.subscribe(
+            live_subject(tenant), cb=functools.partial(self._live, interest, interest.generation)
+        )
         self.subscribed += 1
         await nc.flush()  # the server has the subscription before the stream is looked at
         state = (await js.stream_info(STREAM)).state
         start = self._warm_start(state.first_seq, state.last_seq, await self._last_v1_seq(js))
         interest.cursor = start - 1
         self._announce_follow(interest, start - 1)
+        epoch = self.epoch
         interest.live_last = await self._live_position(js, tenant, state.last_seq)
         await self._read(interest, state.last_seq)
+        if self.epoch != epoch:  # BACKLOG_TASKS was made again meanwhile (`_recreated`)
+            interest.live_last = UNKNOWN
         self._release(interest)
         log.debug("following %s live from seq %d", tenant, interest.cursor)
 
@@ -354,16 +376,16 @@ class LiveFollower(FollowerBase):
         except Exception:
             return UNKNOWN
         try:
-            seq, _ = origin(msg.headers or {})
+            seq = stored_seq(msg.headers or {})
         except (KeyError, ValueError, IndexError):
             return UNKNOWN
         return msg.seq if msg.seq is not None and seq <= last else UNKNOWN
 
     # -- the live messages ---------------------------------------------------------------------------------
 
-    async def _live(self, interest: Interest, msg: Msg) -> None:
+    async def _live(self, interest: Interest, generation: int, msg: Msg) -> None:
         # nats-py's own callback, no framework in between (docs/architecture.md, "Ingest").
-        if interest.dropped:
+        if interest.dropped or generation != interest.generation:
             return
         if interest.held is not None:
             interest.held.append(msg)
@@ -374,7 +396,7 @@ class LiveFollower(FollowerBase):
         headers = msg.headers or {}
         try:
             seq, last = int(headers[SEQUENCE]), int(headers[LAST_SEQUENCE])
-            stored, subject = origin(headers)
+            stored = stored_seq(headers)
         except (KeyError, ValueError, IndexError):
             log.warning("a message on %s is not from the live stream: ignored", msg.subject)
             return
@@ -389,7 +411,7 @@ class LiveFollower(FollowerBase):
             return
         interest.live_last = seq
         interest.cursor = stored
-        self._deliver(stored, subject or msg.subject, msg.data)
+        self._deliver(stored, msg.subject, msg.data)  # the subject only names it in a log line
 
     def _release(self, interest: Interest) -> None:
         """The tenant is read up to its cursor: the live messages that waited go on, in order."""
@@ -407,8 +429,9 @@ class LiveFollower(FollowerBase):
         the chain goes on from this live seq (the live message that showed the gap, first in `held`)."""
         self.repairs += 1
         log.info("%s: reading %s from the stream after seq %d", why, interest.tenant_id, interest.cursor)
+        epoch = self.epoch
         await self._read(interest, upto)
-        if accept is not None:
+        if accept is not None and self.epoch == epoch:  # not a chain of the old stream's
             interest.live_last = accept
         self._release(interest)
 
