@@ -24,6 +24,7 @@ from sprintboard_notifier.prepared import Frame
 from sprintboard_notifier.presence import Presence, PresenceCollector
 from sprintboard_notifier.settings import NotifierSettings
 from sprintboard_notifier.stream import LiveFollower, StreamFollower, StreamHistory
+from sprintboard_notifier.stream.base import Shared
 from sprintboard_notifier.ws_server import TaskSocketProtocol
 
 
@@ -58,42 +59,37 @@ class StreamBridge:
             history_events=settings.history_events,
             follow_all=follow_all,
         )
-        name = f"sprintboard-notifier-{settings.instance_id}"
+        shared: Shared = {
+            "on_skip": self.hub.advance,
+            "on_ready": self.hub.start,
+            "on_follow": self.hub.followed,
+            "on_drop": self.hub.dropped,
+            "stream_settings": settings.stream_settings(),
+            "name": f"sprintboard-notifier-{settings.instance_id}",
+            "linger_seconds": settings.interest_linger_seconds,
+            "warm_events": settings.history_events,
+        }
         self.follower: StreamFollower | LiveFollower
         if not follow_all and settings.interest_path == "republish":
             self.follower = LiveFollower(
                 settings.nats_servers,
                 self._on_event,
                 metrics,
-                on_skip=self.hub.advance,
-                on_ready=self.hub.start,
-                on_follow=self.hub.followed,
-                on_drop=self.hub.dropped,
-                stream_settings=settings.stream_settings(),
-                name=name,
-                linger_seconds=settings.interest_linger_seconds,
-                warm_events=settings.history_events,
                 max_reads=settings.follow_creates,
                 follow_timeout=settings.follow_timeout_seconds,
                 check_seconds=settings.live_check_seconds,
+                **shared,
             )
         else:
             self.follower = StreamFollower(
                 settings.nats_servers,
                 self._on_event,
                 metrics,
-                on_skip=self.hub.advance,
-                on_ready=self.hub.start,
-                on_follow=self.hub.followed,
-                on_drop=self.hub.dropped,
-                stream_settings=settings.stream_settings(),
-                name=name,
                 follow_all=follow_all,
-                linger_seconds=settings.interest_linger_seconds,
-                warm_events=settings.history_events,
                 max_creates=settings.follow_creates,
                 create_timeout=settings.follow_timeout_seconds,
                 wide_above=settings.follow_all_above,
+                **shared,
             )
         metrics.followed_tenants.set_function(lambda: self.follower.tenants)
         metrics.follows_every_event.set_function(lambda: int(self.follower.wide))

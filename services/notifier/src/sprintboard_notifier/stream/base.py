@@ -9,7 +9,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -39,6 +39,19 @@ class Followed(Protocol):
     announced: bool
 
 
+class Shared(TypedDict, total=False):
+    """What both followers take besides the URL, the event callback and the metrics (`FollowerBase`)."""
+
+    on_skip: Callable[[int], None] | None
+    on_ready: Callable[[str, int], None] | None
+    on_follow: Callable[[str, int], None] | None
+    on_drop: Callable[[str], None] | None
+    stream_settings: StreamSettings | None
+    name: str  # the NATS connection's
+    linger_seconds: float  # how long a tenant stays followed after its last local socket left
+    warm_events: int  # how far back from the stream's end a new tenant's warm-up reads
+
+
 class FollowerBase:
     """The connection and the hub's callbacks: `on_event` for each event in stream order, `on_ready` when
     the stream (its epoch) is known, `on_follow` where a tenant comes live from, `on_drop` when it is no
@@ -49,27 +62,19 @@ class FollowerBase:
         nats_url: str | list[str],
         on_event: EventCallback,
         metrics: NotifierMetrics,
-        *,
-        on_skip: Callable[[int], None] | None,
-        on_ready: Callable[[str, int], None] | None,
-        on_follow: Callable[[str, int], None] | None,
-        on_drop: Callable[[str], None] | None,
-        stream_settings: StreamSettings | None,
-        name: str,
-        linger_seconds: float,
-        warm_events: int,
+        **shared: Unpack[Shared],
     ) -> None:
         self._url = nats_url
         self._on_event = on_event
-        self._on_skip = on_skip
-        self._on_ready = on_ready
-        self._on_follow = on_follow
-        self._on_drop = on_drop
+        self._on_skip = shared.get("on_skip")
+        self._on_ready = shared.get("on_ready")
+        self._on_follow = shared.get("on_follow")
+        self._on_drop = shared.get("on_drop")
         self._metrics = metrics
-        self._stream_settings = stream_settings or StreamSettings()
-        self._name = name
-        self._linger = linger_seconds
-        self._warm = warm_events
+        self._stream_settings = shared.get("stream_settings") or StreamSettings()
+        self._name = shared.get("name", "sprintboard-notifier")
+        self._linger = shared.get("linger_seconds", 30.0)
+        self._warm = shared.get("warm_events", 10_000)
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._tasks: set[asyncio.Task[None]] = set()

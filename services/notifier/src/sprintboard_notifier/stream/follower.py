@@ -17,8 +17,8 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Unpack
 
 import nats
 from nats.aio.msg import Msg
@@ -29,9 +29,9 @@ from nats.js.client import DEFAULT_JS_SUB_PENDING_BYTES_LIMIT, DEFAULT_JS_SUB_PE
 from sprintboard_contracts.events import InvalidEvent
 from sprintboard_contracts.subjects import filter_v2_for_tenant
 from sprintboard_contracts.wire import AnyWireEvent, decode_event
-from sprintboard_kit.stream import StreamSettings, ensure_stream, require_server_version, stream_epoch
+from sprintboard_kit.stream import ensure_stream, require_server_version, stream_epoch
 from sprintboard_notifier.metrics import NotifierMetrics
-from sprintboard_notifier.stream.base import EventCallback, FollowerBase, consume_exception
+from sprintboard_notifier.stream.base import EventCallback, FollowerBase, Shared, consume_exception
 from sprintboard_notifier.stream.ordering import ACK_PREFIX, NEXT, OLD, DeliveryOrder, delivery_seqs
 from sprintboard_notifier.stream.subscriber import HEARTBEAT_SECONDS, STREAM, consumer_config
 
@@ -88,32 +88,13 @@ class StreamFollower(FollowerBase):
         on_event: EventCallback,
         metrics: NotifierMetrics,
         *,
-        on_skip: Callable[[int], None] | None = None,
-        on_ready: Callable[[str, int], None] | None = None,
-        on_follow: Callable[[str, int], None] | None = None,
-        on_drop: Callable[[str], None] | None = None,
-        stream_settings: StreamSettings | None = None,
-        name: str = "sprintboard-notifier",
         follow_all: bool = True,
-        linger_seconds: float = 30.0,
-        warm_events: int = 10_000,
         max_creates: int = 16,
         create_timeout: float = 10.0,
         wide_above: int = 0,
+        **shared: Unpack[Shared],
     ) -> None:
-        super().__init__(
-            nats_url,
-            on_event,
-            metrics,
-            on_skip=on_skip,
-            on_ready=on_ready,
-            on_follow=on_follow,
-            on_drop=on_drop,
-            stream_settings=stream_settings,
-            name=name,
-            linger_seconds=linger_seconds,
-            warm_events=warm_events,
-        )
+        super().__init__(nats_url, on_event, metrics, **shared)
         self.follow_all = follow_all
         self._creates = asyncio.Semaphore(max_creates)
         self._create_timeout = create_timeout

@@ -25,8 +25,9 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Unpack
 
 import nats
 from nats.aio.msg import Msg
@@ -45,7 +46,6 @@ from sprintboard_contracts.subjects import (
 )
 from sprintboard_contracts.wire import decode_event
 from sprintboard_kit.stream import (
-    StreamSettings,
     ensure_live_stream,
     ensure_stream,
     require_server_version,
@@ -53,7 +53,7 @@ from sprintboard_kit.stream import (
 )
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.source import HistoryGap
-from sprintboard_notifier.stream.base import EventCallback, FollowerBase, consume_exception
+from sprintboard_notifier.stream.base import EventCallback, FollowerBase, Shared, consume_exception
 from sprintboard_notifier.stream.history import StreamHistory
 from sprintboard_notifier.stream.subscriber import STREAM
 
@@ -107,32 +107,13 @@ class LiveFollower(FollowerBase):
         on_event: EventCallback,
         metrics: NotifierMetrics,
         *,
-        on_skip: Callable[[int], None] | None = None,
-        on_ready: Callable[[str, int], None] | None = None,
-        on_follow: Callable[[str, int], None] | None = None,
-        on_drop: Callable[[str], None] | None = None,
-        stream_settings: StreamSettings | None = None,
-        name: str = "sprintboard-notifier",
-        linger_seconds: float = 30.0,
-        warm_events: int = 10_000,
         max_reads: int = 16,
         follow_timeout: float = 10.0,
         check_seconds: float = 5.0,
         settle_seconds: float = 1.0,
+        **shared: Unpack[Shared],
     ) -> None:
-        super().__init__(
-            nats_url,
-            on_event,
-            metrics,
-            on_skip=on_skip,
-            on_ready=on_ready,
-            on_follow=on_follow,
-            on_drop=on_drop,
-            stream_settings=stream_settings,
-            name=name,
-            linger_seconds=linger_seconds,
-            warm_events=warm_events,
-        )
+        super().__init__(nats_url, on_event, metrics, **shared)
         self._timeout = follow_timeout
         self._check_seconds = check_seconds
         self._settle = settle_seconds
