@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import nats
@@ -28,15 +27,6 @@ def interest_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     path: str = request.param
     monkeypatch.setenv("NOTIFIER_INTEREST_PATH", path)
     return path
-
-
-@pytest.fixture
-def fresh_nats() -> Iterator[str]:
-    server = EmbeddedNats().start()
-    try:
-        yield server.url
-    finally:
-        server.cleanup()
 
 
 async def test_creates_the_stream_when_missing(fresh_nats: str) -> None:

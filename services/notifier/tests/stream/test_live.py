@@ -8,10 +8,14 @@ import asyncio
 import functools
 
 import pytest
+from nats.aio.msg import Msg
 from notifier_kit import Board, caught_up, client, make_event, publisher, run_notifier, token
 
-from sprintboard_contracts.subjects import LIVE_STREAM_NAME, live_subject
+from sprintboard_contracts.events import event_to_json
+from sprintboard_contracts.subjects import LIVE_STREAM_NAME, STREAM_NAME, live_subject
 from sprintboard_contracts.tenant_token import tenant_token
+from sprintboard_e2e.waiting import until
+from sprintboard_kit.stream import ensure_stream
 from sprintboard_notifier.stream import LiveFollower
 from sprintboard_notifier.stream.live import Interest, stored_seq
 
@@ -139,3 +143,47 @@ async def test_a_live_message_names_its_stream_seq_and_subject(nats_url: str, te
         assert all(any(t.startswith(prefix) for t in h["Nats-Stream-Source"].split(" ")) for h in headers)
         first, second = (int(h["Nats-Sequence"]) for h in headers)
         assert int(headers[1]["Nats-Last-Sequence"]) == first < second
+
+
+async def test_after_the_stream_is_made_again_the_old_subscription_is_not_heard(
+    fresh_nats: str, tenant: str
+) -> None:
+    """What the old live stream republished names seqs of the old BACKLOG_TASKS: once the stream is made
+    again, a message still arriving on the tenant's old subscription is not handed on (it would claim a
+    seq of the new stream), and the new stream's events come from seq 1."""
+    board = Board(tenant)
+    async with (
+        run_notifier(fresh_nats, stream_watch_seconds=0.2) as notifier,
+        publisher(fresh_nats) as pub,
+        client(notifier, token(tenant)) as c,
+    ):
+        await c.control("welcome")
+        follower = notifier.app.state.bridge.follower
+        assert isinstance(follower, LiveFollower)
+        interest = follower._interests[tenant]
+        old = interest.generation
+        await pub.publish(make_event(board))
+        await c.events(1)
+        await pub.js.delete_stream(STREAM_NAME)
+        await asyncio.sleep(0.01)  # a later creation time
+        await ensure_stream(pub.js)
+        await c.control("resync_required")
+
+        async def resubscribed() -> bool:
+            return interest.generation != old and interest.sub is not None
+
+        await until(resubscribed, timeout=10, what="the tenant subscribed again")
+        # A message of the old live stream, late on the old subscription: far past the new stream's end,
+        # and its chain the one the follower waits for (any, after the new epoch).
+        headers = {
+            "Nats-Sequence": "99",
+            "Nats-Last-Sequence": str(interest.live_last),
+            "Nats-Stream-Source": "BACKLOG_TASKS 1000 x y z",
+        }
+        stale = Msg(pub.nc, live_subject(tenant), "", event_to_json(make_event(board)), headers)
+        await follower._live(interest, old, stale)
+        assert await c.quiet(0.3) == []
+        event = make_event(board)
+        await pub.publish(event)
+        got = await c.events(1)
+        assert (got[0]["event_id"], got[0]["seq"]) == (str(event.event_id), 1)
