@@ -16,8 +16,9 @@ from nats.js import JetStreamContext
 from nats.js.api import StreamInfo
 from nats.js.errors import NotFoundError
 
+from sprintboard_contracts.events import InvalidEvent
 from sprintboard_contracts.subjects import ALL_V1
-from sprintboard_contracts.wire import AnyWireEvent
+from sprintboard_contracts.wire import AnyWireEvent, decode_event
 from sprintboard_kit.stream import StreamSettings, stream_epoch
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.stream.subscriber import STREAM
@@ -32,6 +33,9 @@ class Followed(Protocol):
 
     @property
     def tenant_id(self) -> str | None: ...
+
+    @property
+    def ready(self) -> asyncio.Future[None] | None: ...
 
     users: int
     idle_since: float | None
@@ -82,6 +86,9 @@ class FollowerBase:
         self.epoch = ""
 
     async def start(self) -> None:
+        raise NotImplementedError
+
+    def unfollow(self, tenant_id: str) -> None:
         raise NotImplementedError
 
     async def stop(self) -> None:
@@ -143,12 +150,42 @@ class FollowerBase:
             self._v1_epoch = self.epoch
         return self._v1_last
 
+    def _decode(self, seq: int, subject: str, data: bytes) -> AnyWireEvent | None:
+        """The event of a stream message, counted; None for one that breaks the contract (counted, logged,
+        and the hub's cursor moved past it)."""
+        try:
+            event = decode_event(data)
+        except InvalidEvent as exc:
+            self._metrics.invalid_events.inc()
+            log.warning("invalid event at seq %d on %s skipped: %s", seq, subject, str(exc)[:300])
+            if self._on_skip is not None:
+                self._on_skip(seq)
+            return None
+        self._metrics.events_in.inc()
+        return event
+
     def _hand_on(self, seq: int, subject: str, data: bytes, event: AnyWireEvent) -> None:
         try:
             self._on_event(seq, subject, data, event)
         except Exception:
             # A bug downstream must not stop the stream for every other socket.
             log.exception("event %d could not be fanned out", seq)
+
+    async def _until_ready(
+        self, tenant_id: str, followed: Followed, timeout: float, now: Callable[[str], object]
+    ) -> None:
+        """Wait until the tenant is followed (`followed.ready`); when that fails or takes longer than
+        `timeout`, this socket is counted off again, unless the tenant's `now` is another or none (a failed
+        one is gone already)."""
+        ready = followed.ready
+        assert ready is not None
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(ready)
+        except BaseException:
+            if now(tenant_id) is followed:
+                self.unfollow(tenant_id)
+            raise
 
     def _left(self, followed: Followed, drop_idle: Callable[[Any], None]) -> None:
         """A local socket of the tenant is gone; after the last one it lingers, then `drop_idle` looks."""

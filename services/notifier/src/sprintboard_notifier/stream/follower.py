@@ -26,9 +26,8 @@ from nats.aio.subscription import Subscription
 from nats.js.api import Header, StreamInfo
 from nats.js.client import DEFAULT_JS_SUB_PENDING_BYTES_LIMIT, DEFAULT_JS_SUB_PENDING_MSGS_LIMIT
 
-from sprintboard_contracts.events import InvalidEvent
 from sprintboard_contracts.subjects import filter_v2_for_tenant
-from sprintboard_contracts.wire import AnyWireEvent, decode_event
+from sprintboard_contracts.wire import AnyWireEvent
 from sprintboard_kit.stream import ensure_stream, require_server_version, stream_epoch
 from sprintboard_notifier.metrics import NotifierMetrics
 from sprintboard_notifier.stream.base import EventCallback, FollowerBase, Shared, consume_exception
@@ -209,14 +208,7 @@ class StreamFollower(FollowerBase):
         else:
             feed.users += 1
             feed.idle_since = None
-        assert feed.ready is not None
-        try:
-            async with asyncio.timeout(self._create_timeout):
-                await asyncio.shield(feed.ready)
-        except BaseException:
-            if self._feeds.get(tenant_id) is feed:  # a failed feed is gone already
-                self.unfollow(tenant_id)
-            raise
+        await self._until_ready(tenant_id, feed, self._create_timeout, self._feeds.get)
 
     def unfollow(self, tenant_id: str) -> None:
         """A local socket of `tenant_id` is gone; after the last one the feed lingers, then is dropped."""
@@ -485,15 +477,9 @@ class StreamFollower(FollowerBase):
         if feed.backlog and consumer_seq >= feed.backlog:
             self._caught_up(feed)  # its waiters go on once this one is handed on
         data = msg.data
-        try:
-            event = decode_event(data)
-        except InvalidEvent as exc:
-            self._metrics.invalid_events.inc()
-            log.warning("invalid event at seq %d on %s skipped: %s", stream_seq, msg.subject, str(exc)[:300])
-            if self._on_skip is not None:
-                self._on_skip(stream_seq)
+        event = self._decode(stream_seq, msg.subject, data)
+        if event is None:
             return
-        self._metrics.events_in.inc()
         if feed is self._every:
             # Wide: only followed tenants, and only those it covers (going wide: held; narrowing: not).
             tenant = self._feeds.get(event.tenant_id)

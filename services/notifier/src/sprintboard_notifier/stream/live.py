@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Unpack
 
 import nats
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import SlowConsumerError
@@ -37,14 +38,12 @@ from nats.js import JetStreamContext
 from nats.js.api import StreamInfo
 from nats.js.errors import NotFoundError
 
-from sprintboard_contracts.events import InvalidEvent
 from sprintboard_contracts.subjects import (
     LIVE_STREAM_NAME,
     filter_v2_for_tenant,
     live_last_subject,
     live_subject,
 )
-from sprintboard_contracts.wire import decode_event
 from sprintboard_kit.stream import (
     ensure_live_stream,
     ensure_stream,
@@ -64,12 +63,13 @@ LAST_SEQUENCE = "Nats-Last-Sequence"
 SOURCE = "Nats-Stream-Source"
 UNKNOWN = -1  # where the tenant's chain stands is not known: its next live message is checked
 CHECK_BATCH = 32  # tenants looked at at once in a check
+NOT_LIVE = (KeyError, ValueError, IndexError)  # reading the seqs of a message that is not a live one
 
 
 def stored_seq(headers: Mapping[str, str]) -> int:
     """The `BACKLOG_TASKS` seq of a live message, from `Nats-Stream-Source`: `BACKLOG_TASKS <seq>
     <transform source> <transform destination> <subject> <hash>` (NATS 2.15; older servers end earlier).
-    `KeyError`, `IndexError` or `ValueError` when it is not there."""
+    One of `NOT_LIVE` when it is not there."""
     return int(headers[SOURCE].split(" ", 2)[1])
 
 
@@ -127,7 +127,7 @@ class LiveFollower(FollowerBase):
         self._interests: dict[str, Interest] = {}
         self._checker: asyncio.Task[None] | None = None
         self._live_epoch = ""
-        self.subscribed = 0  # live subscriptions made, all tenants
+        self.created = 0  # live subscriptions made, all tenants (the consumer follower counts consumers)
         self.repairs = 0  # reads from the stream after a gap or a check
         self.checks = 0  # looks at a tenant's last stored event
 
@@ -138,11 +138,6 @@ class LiveFollower(FollowerBase):
     @property
     def tenants(self) -> int:
         return len(self._interests)
-
-    @property
-    def created(self) -> int:
-        """Subscriptions made (what the consumer follower counts in consumers)."""
-        return self.subscribed
 
     async def run(self, watch_seconds: float) -> None:
         """Start (retrying while NATS is away), then watch the streams: a recreated BACKLOG_TASKS is
@@ -194,10 +189,7 @@ class LiveFollower(FollowerBase):
         old, interest.sub = interest.sub, None
         nc = self._nc
         if nc is not None and not interest.dropped:
-            sub = await nc.subscribe(
-                live_subject(interest.tenant_id),
-                cb=functools.partial(self._live, interest, interest.generation),
-            )
+            sub = await self._listen(nc, interest)
             if interest.dropped:  # dropped meanwhile: `_drop` found no subscription to let go
                 await _unsubscribe(sub)
             else:
@@ -275,14 +267,7 @@ class LiveFollower(FollowerBase):
         else:
             interest.users += 1
             interest.idle_since = None
-        assert interest.ready is not None
-        try:
-            async with asyncio.timeout(self._timeout):
-                await asyncio.shield(interest.ready)
-        except BaseException:
-            if self._interests.get(tenant_id) is interest:
-                self.unfollow(tenant_id)
-            raise
+        await self._until_ready(tenant_id, interest, self._timeout, self._interests.get)
 
     def unfollow(self, tenant_id: str) -> None:
         """A local socket of `tenant_id` is gone; after the last one the tenant lingers, then is dropped."""
@@ -330,10 +315,7 @@ class LiveFollower(FollowerBase):
         assert nc is not None
         tenant = interest.tenant_id
         interest.held = []
-        interest.sub = await nc.subscribe(
-            live_subject(tenant), cb=functools.partial(self._live, interest, interest.generation)
-        )
-        self.subscribed += 1
+        interest.sub = await self._listen(nc, interest)
         await nc.flush()  # the server has the subscription before the stream is looked at
         state = (await js.stream_info(STREAM)).state
         start = self._warm_start(state.first_seq, state.last_seq, await self._last_v1_seq(js))
@@ -347,6 +329,13 @@ class LiveFollower(FollowerBase):
         self._release(interest)
         log.debug("following %s live from seq %d", tenant, interest.cursor)
 
+    async def _listen(self, nc: Client, interest: Interest) -> Subscription:
+        """The tenant's live subscription, its messages numbered with the tenant's current generation."""
+        self.created += 1
+        return await nc.subscribe(
+            live_subject(interest.tenant_id), cb=functools.partial(self._live, interest, interest.generation)
+        )
+
     async def _live_position(self, js: JetStreamContext, tenant_id: str, last: int) -> int:
         """The live seq of the tenant's last live message, when it is at or below BACKLOG_TASKS seq
         `last` (read up to by the warm-up); 0 when the live stream has none of it (its next says 0)."""
@@ -358,7 +347,7 @@ class LiveFollower(FollowerBase):
             return UNKNOWN
         try:
             seq = stored_seq(msg.headers or {})
-        except (KeyError, ValueError, IndexError):
+        except NOT_LIVE:
             return UNKNOWN
         return msg.seq if msg.seq is not None and seq <= last else UNKNOWN
 
@@ -378,7 +367,7 @@ class LiveFollower(FollowerBase):
         try:
             seq, last = int(headers[SEQUENCE]), int(headers[LAST_SEQUENCE])
             stored = stored_seq(headers)
-        except (KeyError, ValueError, IndexError):
+        except NOT_LIVE:
             log.warning("a message on %s is not from the live stream: ignored", msg.subject)
             return
         if stored <= interest.cursor:
@@ -392,7 +381,10 @@ class LiveFollower(FollowerBase):
             return
         interest.live_last = seq
         interest.cursor = stored
-        self._deliver(stored, msg.subject, msg.data)  # the subject only names it in a log line
+        data = msg.data
+        event = self._decode(stored, msg.subject, data)  # the subject only names it in a log line
+        if event is not None:
+            self._hand_on(stored, msg.subject, data, event)
 
     def _release(self, interest: Interest) -> None:
         """The tenant is read up to its cursor: the live messages that waited go on, in order."""
@@ -453,18 +445,6 @@ class LiveFollower(FollowerBase):
             return
         log.warning("cannot read %s from the stream yet (%s); retrying", interest.tenant_id, exc)
         await asyncio.sleep(0.5)
-
-    def _deliver(self, seq: int, subject: str, data: bytes) -> None:
-        try:
-            event = decode_event(data)
-        except InvalidEvent as exc:
-            self._metrics.invalid_events.inc()
-            log.warning("invalid event at seq %d on %s skipped: %s", seq, subject, str(exc)[:300])
-            if self._on_skip is not None:
-                self._on_skip(seq)
-            return
-        self._metrics.events_in.inc()
-        self._hand_on(seq, subject, data, event)
 
     # -- looking at the last stored event ------------------------------------------------------------------
 
