@@ -1,10 +1,11 @@
 """The live path's cost on NATS: what one nats-server spends per event for each way an instance can receive
 live only the tenants it follows.
 
-Why it is measured: in `scaleout`, tenant-affine interest routing (one ephemeral push consumer per followed
-tenant, 1,000 on the stream) has NATS's three nodes at about twice the CPU of the run whose four instances
-each read everything (four consumers), and its latency tail is the longer one. A filtered consumer of an
-interleaved stream looks for its next message among the other tenants' ones, on every delivery.
+Why it is measured: in `scaleout`, tenant-affine interest routing on the consumer path (one ephemeral push
+consumer per followed tenant, 1,000 on the stream) has NATS's three nodes at about twice the CPU of the run
+whose four instances each read everything (four consumers), and its latency tail is the longer one. A
+filtered consumer of an interleaved stream looks for its next message among the other tenants' ones, on
+every delivery.
 
 Each design runs on its own fresh nats-server (the wheel's) with `BACKLOG_TASKS` as `ensure_stream` makes
 it (file storage), the stream first filled with `preload` events round-robin over the tenants (a live
@@ -29,7 +30,6 @@ from bench.procs import quiet
 
 log = logging.getLogger("bench.livepath")
 LIVE_PREFIX = "live"  # RePublish's destination: live.<the stored subject>
-TENANT_STREAM = "BENCH_LIVE"  # the per-tenant live stream's name, and its subjects' first token
 # design -> what it is, in run order.
 DESIGNS = {
     "store-only": "no subscriber: what storing the events costs (BACKLOG_TASKS and its v1 copy), the base "
@@ -40,9 +40,10 @@ DESIGNS = {
     "one-consumer": "one push consumer of every event (NOTIFIER_FOLLOW=all, or an instance gone wide)",
     "republish": "RePublish of BACKLOG_TASKS to live.<subject>, one core subscription per tenant "
     "(Nats-Last-Sequence chains one subject, not one tenant)",
-    "tenant-live-stream": "a memory stream sourced from BACKLOG_TASKS with a subject transform to one "
-    "subject per tenant (at most 1 message kept per subject) and RePublish, one core subscription per "
-    "tenant (Nats-Last-Sequence then chains one tenant): the republish path's BACKLOG_TASKS_LIVE",
+    "tenant-live-stream": "the republish path's BACKLOG_TASKS_LIVE (ensure_live_stream): a memory stream "
+    "sourced from BACKLOG_TASKS with a subject transform to one subject per tenant (at most 1 message kept "
+    "per subject) and RePublish, one core subscription per tenant (Nats-Last-Sequence then chains one "
+    "tenant)",
 }
 
 
@@ -88,17 +89,16 @@ async def _push_consumer(js: Any, nc: Any, counter: Counter, filter_subject: str
 
 async def _arrange(design: str, js: Any, sub_js: Any, nc: Any, counter: Counter, tenants: list[str]) -> None:
     """The design's subscriptions (and, for RePublish, the streams' configuration)."""
-    from nats.js.api import RePublish, StorageType, StreamConfig, StreamSource, SubjectTransform
+    from nats.js.api import RePublish
 
     from sprintboard_contracts.subjects import (
         ALL_TASK_EVENTS,
         ALL_V2,
         STREAM_NAME,
-        SUBJECT_PREFIX,
-        SUBJECT_VERSION_V2,
         filter_v2_for_tenant,
+        live_subject,
     )
-    from sprintboard_contracts.tenant_token import tenant_token
+    from sprintboard_kit.stream import ensure_live_stream
 
     if design == "store-only":
         return
@@ -115,25 +115,11 @@ async def _arrange(design: str, js: Any, sub_js: Any, nc: Any, counter: Counter,
         for tenant in tenants:
             await nc.subscribe(f"{LIVE_PREFIX}.{filter_v2_for_tenant(tenant)}", cb=counter.on_msg)
     elif design == "tenant-live-stream":
-        v2_four_tokens = f"{SUBJECT_PREFIX}.{SUBJECT_VERSION_V2}.*.*.*.*"  # tenant.project.sprint.type
-        await js.add_stream(
-            StreamConfig(
-                name=TENANT_STREAM,
-                storage=StorageType.MEMORY,
-                max_msgs_per_subject=1,
-                sources=[
-                    StreamSource(
-                        name=STREAM_NAME,
-                        subject_transforms=[
-                            SubjectTransform(src=v2_four_tokens, dest=TENANT_STREAM + ".{{wildcard(1)}}")
-                        ],
-                    )
-                ],
-                republish=RePublish(src=f"{TENANT_STREAM}.>", dest=f"{LIVE_PREFIX}.{TENANT_STREAM}.>"),
-            )
-        )
+        # The notifier's own live stream, as the republish path makes it (it sources from after the
+        # stream's last event: the preload is never copied).
+        await ensure_live_stream(js, await js.stream_info(STREAM_NAME))
         for tenant in tenants:
-            await nc.subscribe(f"{LIVE_PREFIX}.{TENANT_STREAM}.{tenant_token(tenant)}", cb=counter.on_msg)
+            await nc.subscribe(live_subject(tenant), cb=counter.on_msg)
     else:
         raise ValueError(f"no live-path design {design!r}")
 
