@@ -96,6 +96,36 @@ async def test_a_lost_last_event_is_found_by_looking_at_the_tenants_last_stored_
         assert await c.quiet(0.5) == []
 
 
+async def test_the_periodic_look_skips_a_tenant_that_took_live_messages_and_looks_once_it_is_quiet(
+    nats_url: str, tenant: str
+) -> None:
+    """A taken live message shows by its chain that nothing before it was lost, so a busy tenant costs no
+    periodic look; a quiet one is looked at every interval (where a lost last event would wait)."""
+    board = Board(tenant)
+    async with (
+        run_notifier(nats_url, live_check_seconds=0.2) as notifier,
+        publisher(nats_url) as pub,
+        client(notifier, token(tenant)) as c,
+    ):
+        await c.control("welcome")
+        follower = notifier.app.state.bridge.follower
+        assert isinstance(follower, LiveFollower)
+        await asyncio.sleep(0.5)  # the looks of a new tenant are done
+        checks, skipped = follower.checks, follower.skipped
+        for _ in range(30):  # 1.5 s of an event every 50 ms: one at least between two turns
+            await pub.publish(make_event(board))
+            await asyncio.sleep(0.05)
+        assert len(await c.events(30)) == 30
+        busy_checks, busy_skipped = follower.checks - checks, follower.skipped - skipped
+        assert busy_skipped >= 3
+        assert busy_checks <= busy_skipped // 2  # a stall of the machine may leave a turn with no event
+        checks, skipped = follower.checks, follower.skipped
+        await asyncio.sleep(1.2)
+        assert follower.checks - checks >= 2
+        assert follower.skipped - skipped <= 1  # the first turn after the last event
+        assert await c.quiet(0.1) == []
+
+
 async def test_the_live_stream_deleted_is_made_again_and_nothing_is_lost(nats_url: str, tenant: str) -> None:
     board = Board(tenant)
     async with (
