@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import resource
@@ -74,3 +75,69 @@ def describe() -> dict[str, Any]:
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
         "open_files_limit": {"soft": soft, "hard": hard},
     }
+
+
+class CpuQuota:
+    """A cgroup that caps its processes at `cores` of CPU (CFS bandwidth: `cores` x period per period), so
+    that a server can be driven to saturation by load generators that share its machine. cgroup v2 (a
+    `cpu.max`) or v1 (the `cpu` hierarchy); needs root. Used as a context manager around `add`."""
+
+    V2 = Path("/sys/fs/cgroup")
+    V1 = Path("/sys/fs/cgroup/cpu")
+
+    def __init__(self, cores: float, period_us: int = 20_000) -> None:
+        if not 0 < cores <= (os.cpu_count() or 1):
+            raise ValueError(f"a quota of {cores} cores on a machine of {os.cpu_count()}")
+        self.cores, self.period_us = cores, period_us
+        name = f"sprintboard-bench-{os.getpid()}"
+        if "cpu" in self._read(self.V2 / "cgroup.controllers").split():
+            self.v2, self.path = True, self.V2 / name
+        elif (self.V1 / "cpu.cfs_quota_us").exists():
+            self.v2, self.path = False, self.V1 / name
+        else:
+            raise RuntimeError("no cgroup cpu controller here (neither v2 cpu.max nor v1 cpu.cfs_quota_us)")
+
+    @staticmethod
+    def _read(path: Path) -> str:
+        try:
+            return path.read_text()
+        except OSError:
+            return ""
+
+    def __enter__(self) -> CpuQuota:
+        quota = round(self.cores * self.period_us)
+        try:
+            if self.v2:
+                if "cpu" not in self._read(self.V2 / "cgroup.subtree_control").split():
+                    (self.V2 / "cgroup.subtree_control").write_text("+cpu")
+                self.path.mkdir(exist_ok=True)
+                (self.path / "cpu.max").write_text(f"{quota} {self.period_us}")
+            else:
+                self.path.mkdir(exist_ok=True)
+                (self.path / "cpu.cfs_period_us").write_text(str(self.period_us))
+                (self.path / "cpu.cfs_quota_us").write_text(str(quota))
+        except OSError as exc:
+            raise RuntimeError(f"cannot make the cgroup {self.path} (root is needed): {exc}") from exc
+        return self
+
+    def add(self, pid: int) -> None:
+        """Move the process (every thread of it) into the cgroup."""
+        (self.path / "cgroup.procs").write_text(str(pid))
+
+    def throttled(self) -> dict[str, float]:
+        """Periods run and throttled so far, and the seconds the processes waited throttled."""
+        stat = dict(line.split() for line in self._read(self.path / "cpu.stat").splitlines() if " " in line)
+        waited = float(stat.get("throttled_usec", 0)) / 1e6 or float(stat.get("throttled_time", 0)) / 1e9
+        return {
+            "periods": float(stat.get("nr_periods", 0)),
+            "throttled": float(stat.get("nr_throttled", 0)),
+            "throttled_s": waited,
+        }
+
+    def __exit__(self, *exc: object) -> None:
+        parent = self.V2 if self.v2 else self.V1
+        for pid in self._read(self.path / "cgroup.procs").split():
+            with contextlib.suppress(OSError):
+                (parent / "cgroup.procs").write_text(pid)
+        with contextlib.suppress(OSError):
+            self.path.rmdir()

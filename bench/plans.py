@@ -59,6 +59,17 @@ class Plan:
     scaleout_instances: int = 4
     scaleout_rate: float = 2_000.0
     scaleout_seconds: float = 15.0
+    # Capacity at saturation: one notifier at a time capped at each of capacity_quotas (cores), on the
+    # scale-out sizes; the offered rate rises by capacity_coarse per step until one falls short (at most
+    # capacity_max_steps), then from the last kept up by capacity_factor; then capacity_saturated_steps
+    # at capacity_past x the first rate that fell short.
+    capacity_quotas: tuple[float, ...] = (0.15, 0.25, 0.35)
+    capacity_step_seconds: float = 6.0
+    capacity_coarse: float = 1.3
+    capacity_factor: float = 1.05
+    capacity_past: float = 1.15
+    capacity_saturated_steps: int = 2
+    capacity_max_steps: int = 12
     # Live path on NATS: one nats-server per design, tenants round-robin at rate for seconds, the stream
     # first filled with preload events.
     livepath_tenants: int = 1_000
@@ -103,6 +114,10 @@ QUICK = Plan(
     presence_tenants=10,
     scaleout_tenants=200,
     scaleout_seconds=5.0,
+    capacity_quotas=(0.25,),
+    capacity_step_seconds=3.0,
+    capacity_factor=1.1,
+    capacity_saturated_steps=1,
     livepath_seconds=4.0,
     first_takes=10,
     first_fresh=10,

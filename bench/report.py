@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.report_capacity import CAPACITY_NOTE, capacity_details, capacity_rows
 from bench.report_fanout import fanout_rows
 from bench.report_scaleout import (
     LIVEPATH_NOTE,
@@ -279,6 +280,7 @@ def markdown(results: dict[str, Any]) -> str:
         + tenant_rows(results)
         + storm_rows(results)
         + scaleout_rows(results)
+        + capacity_rows(results)
         + livepath_rows(results)
         + presence_rows(results)
         + first_event_rows(results)
@@ -310,6 +312,8 @@ def markdown(results: dict[str, Any]) -> str:
         parts += ["", "## Reconnect storm", "", *STORM_NOTE, "", storm_details(results)]
     if results.get("scaleout"):
         parts += ["", "## Scale-out", "", *SCALEOUT_NOTE, "", scaleout_details(results)]
+    if results.get("capacity"):
+        parts += ["", "## Capacity at saturation", "", *CAPACITY_NOTE, "", capacity_details(results)]
     if results.get("livepath"):
         parts += ["", "## Live path on NATS", "", *LIVEPATH_NOTE, "", livepath_details(results)]
     if results.get("presence"):

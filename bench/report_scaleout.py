@@ -82,7 +82,8 @@ def _latency_row(label: str, run: dict[str, Any]) -> Row:
 
 def _capacity_rows(r: dict[str, Any]) -> list[Row]:
     c = r.get("capacity")
-    target = f"≥ {CAPACITY_RATIO:g}x (projected)"
+    # The capacity target is judged at saturation (the capacity scenario); the projection is reported.
+    target = "reported"
     if c is None:
         return [("Scale-out capacity, interest routing (projected)", target, "not run", "", "—")]
     at = c["events_per_s_at_one_core"]
@@ -101,7 +102,7 @@ def _capacity_rows(r: dict[str, Any]) -> list[Row]:
                 target,
                 f"{c['vs_one']:.2f}x",
                 detail,
-                status(c["vs_one"] >= CAPACITY_RATIO),
+                "—",
             )
         )
     rows.append(
@@ -143,9 +144,7 @@ def scaleout_rows(results: dict[str, Any]) -> list[Row]:
     r = results.get("scaleout")
     if not r:
         share = f"{MAX_AFFINE_SHARE * 100:.0f} %"
-        target = (
-            f"affine: no instance > {share} of events; p99 ≤ {P99_MS:g} ms; ≥ {CAPACITY_RATIO:g}x capacity"
-        )
+        target = f"affine: no instance > {share} of events; p99 ≤ {P99_MS:g} ms"
         return [("Scale-out, 4 notifiers on a 3-node NATS cluster", target, "not run", "", "—")]
     shape = _shape(r)
     rows: list[Row] = []
@@ -234,7 +233,8 @@ SCALEOUT_NOTE = (
     "round-robin over the tenants. Share: the increase of an instance's `notifier_events_received_total`",
     "over the events published; CPU: the process's user + system time from the first publish until every",
     "counter stood still. Latency: the event's `timestamp` (built just before it is published) to its",
-    "arrival at a sampled socket. **Capacity is projected, not measured at saturation**: this machine has",
+    "arrival at a sampled socket. **Capacity here is projected, not measured at saturation** (the capacity",
+    "scenario below measures it saturated, and judges the target): this machine has",
     "2 cores, so four saturated notifiers (beside NATS and the clients) cannot be run. An instance fills its",
     "core at 10^6 / (its CPU µs per published event) events/s, and a cluster is as fast as its busiest",
     "instance. The baseline is run `one`: a single notifier holding all the sockets at the same offered",

@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from bench import (
+    capacity,
     connections,
     fanout,
     first_event,
@@ -35,6 +36,7 @@ SCENARIOS = (
     "tenants",
     "storm",
     "scaleout",
+    "capacity",
     "livepath",
     "presence",
     "fanout",
@@ -141,6 +143,9 @@ class Run:
                 # Its own 3-node NATS cluster and notifiers: needs no stack.
                 work = scaleout.measure(pool, plan)
                 await self.record("scaleout", work)
+            if "capacity" in self.only:
+                # Its own NATS and one notifier at a time, capped by a cgroup: needs no stack.
+                await self.record("capacity", capacity.measure(pool, plan))
             if "livepath" in self.only:
                 # One nats-server of its own per design: needs no stack.
                 work = livepath.measure(

@@ -84,14 +84,15 @@ def affine(tenant_id: str, instances: int) -> int:
 
 
 class ClusterBed:
-    """A three-node NATS cluster with the stream replicated three times, and notifiers started per run."""
+    """A NATS cluster of `nodes` (three: the scale-out scenario's) with the stream replicated on each, and
+    notifiers started per run."""
 
-    def __init__(self, instances: int) -> None:
+    def __init__(self, instances: int, nodes: int = 3) -> None:
         from sprintboard_devstack.cluster import NatsCluster
 
-        self.instances = instances
+        self.instances, self.nodes = instances, nodes
         self.secret = "scaleout-bench-secret-" + uuid.uuid4().hex
-        self.cluster = NatsCluster(3)
+        self.cluster = NatsCluster(nodes)
         self.logs = Path(tempfile.mkdtemp(prefix="sprintboard-scaleout-"))
         self.notifiers: list[Instance] = []
         self.nc: Any = None
@@ -103,7 +104,7 @@ class ClusterBed:
         from sprintboard_devstack.cluster import replicated_stream
 
         self.cluster.start()  # from this thread: a node dies with the thread that started it
-        await replicated_stream(self.cluster.urls, replicas=3)
+        await replicated_stream(self.cluster.urls, replicas=self.nodes)
         self.nc = await nats.connect(self.cluster.urls, name="sprintboard-bench-scaleout")
         self.js = self.nc.jetstream(publish_async_max_pending=PUBLISH_PENDING)
 
@@ -127,7 +128,7 @@ class ClusterBed:
                 "SPRINTBOARD_JWT_SECRET": self.secret,
                 "NOTIFIER_PORT": str(port),
                 "NOTIFIER_INSTANCE_ID": f"scaleout-{label}-{n}",
-                "NOTIFIER_STREAM_REPLICAS": "3",
+                "NOTIFIER_STREAM_REPLICAS": str(self.nodes),
                 "NOTIFIER_FOLLOW": "all" if follow == "all" else "interest",
                 # Presence refreshes cost CPU by time, not by event; presence has its own scenario.
                 "NOTIFIER_PRESENCE_ENABLED": "false",

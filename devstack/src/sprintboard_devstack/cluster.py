@@ -15,7 +15,8 @@ from sprintboard_kit.stream import StreamSettings, ensure_stream
 
 
 class NatsCluster:
-    """`size` nats-servers clustered by routes, JetStream on each (own store, own server name `node-<n>`).
+    """`size` nats-servers clustered by routes, JetStream on each (own store, own server name `node-<n>`);
+    a cluster of one is a plain server (JetStream refuses to run clustered on a single node).
 
     Start it from the thread that keeps running: a server dies with the thread that started it
     (PR_SET_PDEATHSIG)."""
@@ -25,6 +26,8 @@ class NatsCluster:
         self.nodes = self._nodes()
 
     def _nodes(self) -> list[EmbeddedNats]:
+        if self.size == 1:
+            return [EmbeddedNats(name="node-0")]
         routes = [free_port() for _ in range(self.size)]
         return [
             EmbeddedNats(
@@ -94,6 +97,8 @@ async def replicated_stream(urls: list[str], replicas: int = 3, timeout: float =
             try:
                 info = await ensure_stream(js, StreamSettings(replicas=replicas))
                 cluster = info.cluster
+                if replicas == 1 and cluster is None:  # a plain server: nothing to elect
+                    return info
                 if cluster is not None and cluster.leader and len(cluster.replicas or []) == replicas - 1:
                     return info
             except Exception:

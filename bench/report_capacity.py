@@ -1,0 +1,139 @@
+"""Report rows and detail tables of the capacity scenario: each case's saturated rate under the same CPU
+quota, and the ratio that judges issue 13's capacity target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.report_scaleout import CAPACITY_RATIO
+from bench.report_shapes import Row, status
+from bench.tables import n, ranged, table, x
+
+TITLES = {
+    "one": "one instance holding every socket (it follows every tenant)",
+    "busiest": "the busiest instance of tenant-affine placement, interest routing (republish path)",
+    "busiest-reads-all": "the same sockets on an instance that reads every event (today's design)",
+}
+
+
+def _quota_row(cores: str, q: dict[str, Any], instances: int) -> Row:
+    cases, ratios = q["cases"], q["ratios"]
+    one, busiest = cases.get("one", {}), cases.get("busiest", {})
+    kept = ratios.get("vs_one_kept_up")
+    absorbed = ratios.get("vs_one_absorbed")
+    rates = (
+        f"kept up with {n(busiest.get('highest_kept_up_events_per_s'))} vs "
+        f"{n(one.get('highest_kept_up_events_per_s'))} published events/s"
+    )
+    return (
+        f"Capacity at saturation, each notifier capped at {cores} of a core: the busiest of {instances} "
+        "affine instances with interest routing (the cluster's limit) vs one instance holding every socket",
+        f"≥ {CAPACITY_RATIO:g}x, both saturated",
+        f"{x(kept)} ({rates}); past the limit {x(absorbed)}",
+        f"vs the same sockets on an instance reading all: {x(ratios.get('vs_reads_all_kept_up'))}; "
+        f"the hash's balance alone: 1 / max share = {x(ratios.get('balance_bound'))}",
+        status(None if kept is None else kept >= CAPACITY_RATIO),
+    )
+
+
+def capacity_rows(results: dict[str, Any]) -> list[Row]:
+    r = results.get("capacity")
+    if not r:
+        target = f"≥ {CAPACITY_RATIO:g}x, both saturated"
+        return [
+            ("Capacity at saturation: busiest affine instance vs one instance", target, "not run", "", "—")
+        ]
+    rows = [_quota_row(cores, q, r["instances"]) for cores, q in r["by_quota"].items()]
+    for what, why in r.get("failed", {}).items():
+        rows.append(
+            (f"Capacity at saturation, {what} (cores/case)", "completes", f"failed: {why}", "", "**missed**")
+        )
+    return rows
+
+
+def capacity_details(results: dict[str, Any]) -> str:
+    r = results["capacity"]
+    cases_rows, steps_rows = [], []
+    for cores, q in r["by_quota"].items():
+        for label, case in q["cases"].items():
+            cases_rows.append(
+                (
+                    cores,
+                    label,
+                    TITLES[label],
+                    f"{case['sockets']:,} / {case['tenants']:,}",
+                    n(case["idle_cpu_pct"], 1),
+                    n(case["highest_kept_up_events_per_s"]),
+                    n(case["lowest_short_events_per_s"]),
+                    ranged(case.get("saturated_absorbed")),
+                    f"{case['lost']:,}",
+                )
+            )
+            for step in [case["calibration"], *case["steps"]]:
+                ms = step["latency_ms"]
+                steps_rows.append(
+                    (
+                        cores,
+                        label + (" (calibration)" if step is case["calibration"] else ""),
+                        n(step["offered_events_per_s"]),
+                        n(step["received_per_s"]),
+                        "kept up" if step["kept_up"] else "**short**",
+                        n(step["absorbed_events_per_s"]),
+                        n(step["cpu_pct"], 1),
+                        n(step["throttled_periods_pct"], 1),
+                        f"{n(ms['p50'], 1)} / {n(ms['p99'], 1)}",
+                        f"{step['delivered']:,} / {step['expected']:,}",
+                        n(step["drained_after_s"], 2),
+                        n(step["publisher_behind_ms"], 1),
+                        n(step["machine_busy_pct"]),
+                    )
+                )
+    cases_header = (
+        "cap (cores)",
+        "case",
+        "what it is",
+        "sockets / tenants",
+        "idle CPU % of a core",
+        "highest kept up, published events/s",
+        "lowest short",
+        "absorbed past the limit, published events/s",
+        "lost",
+    )
+    steps_header = (
+        "cap (cores)",
+        "case",
+        "offered (published) events/s",
+        "received events/s",
+        "step",
+        "absorbed, published events/s",
+        "notifier CPU % of a core",
+        "throttled periods %",
+        "publish → read p50 / p99 ms",
+        "delivered / expected",
+        "drained after s",
+        "publisher behind ms",
+        "machine busy % (200 = full)",
+    )
+    return table(cases_header, cases_rows) + "\n\nEvery step:\n\n" + table(steps_header, steps_rows)
+
+
+CAPACITY_NOTE = (
+    "`bench/capacity.py`: what one notifier keeps up with when it is the bottleneck. Two cores cannot",
+    "saturate four notifiers beside NATS, the publisher and 10,000 client sockets, so one notifier at a",
+    "time is capped by a cgroup (`bench.machine.CpuQuota`, CFS bandwidth, 20 ms periods) at the same",
+    "fraction of a core for every case, and the load on the rest of the machine drives it past its limit.",
+    "A single nats-server (the wheel's, R1): NATS is not what is measured. The scale-out scenario's",
+    "tenants, one sprint each, 10 viewers per sprint; events round-robin over all the tenants, so the",
+    "busiest instance (the one the rendezvous hash gives the most tenants, 270 of 1,000) receives its",
+    "tenants' share; a cluster is as fast as its busiest instance. A step keeps up when the notifier",
+    "counted (`notifier_events_received_total`, during the step) ≥ 97 % of the events it is sent and the",
+    "sampled sockets' publish → read p99 stayed ≤ 500 ms. The offered rate: 70 % of a rate projected",
+    "from a light first step, x1.3 per step until one falls short, then x1.05 from the last kept up",
+    "until one falls short again, then two steps at 1.15x that rate; `absorbed` is what it counted per",
+    "second divided by its share (in published events/s), median [min, max] over the steps that fell",
+    "short. Every step's backlog drains before the next (delivered / expected). Idle: the notifier's CPU",
+    "with its sockets open and no event; it includes the periodic looks at quiet tenants (every tenant is",
+    "quiet then), which a tenant with an event since its previous turn skips, as every tenant does in the",
+    "steps. A quota magnifies what an instance spends by time rather than by event (its idle figure) by",
+    "1 / quota against a whole core.",
+)
