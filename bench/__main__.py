@@ -39,6 +39,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fanout-sockets", help="comma-separated fan-out sizes instead of the plan's")
     p.add_argument("--idle-sockets", type=int, help="idle sockets to hold instead of the plan's")
     p.add_argument("--repeats", type=int, help="repeats of each fan-out ladder instead of the plan's")
+    p.add_argument(
+        "--render",
+        action="store_true",
+        help="only write docs/benchmarks.md again from bench/results/latest.json (after a report change)",
+    )
     p.add_argument("--verbose", "-v", action="store_true")
     return p.parse_args(argv)
 
@@ -91,6 +96,9 @@ async def _run(run: Run) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
+    if args.render:
+        DOC.write_text(markdown(orjson.loads((RESULTS / "latest.json").read_bytes())))
+        return 0
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     plan = QUICK if args.quick else FULL

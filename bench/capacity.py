@@ -51,6 +51,7 @@ from bench.stats import summary
 log = logging.getLogger("bench.capacity")
 KEPT_UP = 0.97  # of the offered events of its tenants counted within the step
 LAG_LIMIT_MS = 500.0  # and the sampled publish -> socket p99 within this: it keeps up in real time
+STARVED = 0.9  # of its cap: a notifier below this in a step that fell short was not what limited it
 CALIBRATE_RECEIVED_PER_S = 150.0  # the light first step: events/s the notifier receives
 DRAIN_LIMIT_S = 60.0
 # label -> (the sockets: "all" or "busiest", how the instance reads: "republish" or "all")
@@ -67,6 +68,17 @@ def busiest(tenants: list[EventFactory], instances: int) -> list[int]:
     for t, f in enumerate(tenants):
         on.setdefault(affine(f.tenant_id, instances), []).append(t)
     return max(on.values(), key=len)
+
+
+def starved(step: dict[str, Any], cores: float) -> bool:
+    """A step that fell short while the notifier ran below STARVED of its cap: the machine (the load
+    generators, NATS) limited it, not the notifier, so it says nothing of the notifier's capacity."""
+    return not step["kept_up"] and step["cpu_pct"] < STARVED * 100 * cores
+
+
+def saturated(case: dict[str, Any], cores: float) -> bool:
+    """Whether every step of the case that fell short was the notifier at its cap."""
+    return not any(starved(s, cores) for s in case["steps"])
 
 
 def per_tenant(count: int, tenants: int) -> list[int]:

@@ -6,10 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from nats.aio.msg import Msg
-from notifier_kit import Board, caught_up, client, make_event, publisher, run_notifier, token
+from notifier_kit import (
+    Board,
+    Client,
+    Notifier,
+    Publisher,
+    caught_up,
+    client,
+    make_event,
+    publisher,
+    run_notifier,
+    token,
+)
 
 from sprintboard_contracts.events import event_to_json
 from sprintboard_contracts.subjects import LIVE_STREAM_NAME, STREAM_NAME, live_subject
@@ -20,6 +35,29 @@ from sprintboard_notifier.stream import LiveFollower
 from sprintboard_notifier.stream.live import Interest, stored_seq
 
 pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Live:
+    """A notifier on the republish path, a publisher and one welcomed socket of the tenant."""
+
+    notifier: Notifier
+    follower: LiveFollower
+    pub: Publisher
+    c: Client
+
+
+@asynccontextmanager
+async def live(nats_url: str, tenant: str, **settings: Any) -> AsyncIterator[Live]:
+    async with (
+        run_notifier(nats_url, **settings) as notifier,
+        publisher(nats_url) as pub,
+        client(notifier, token(tenant)) as c,
+    ):
+        await c.control("welcome")
+        follower = notifier.app.state.bridge.follower
+        assert isinstance(follower, LiveFollower)
+        yield Live(notifier, follower, pub, c)
 
 
 async def blind(follower: LiveFollower, tenant_id: str) -> Interest:
@@ -45,14 +83,8 @@ async def test_live_messages_lost_are_read_from_the_stream_at_the_tenants_next_o
     nats_url: str, tenant: str
 ) -> None:
     board, other = Board(tenant), Board(f"{tenant}-other")
-    async with (
-        run_notifier(nats_url, live_check_seconds=3600) as notifier,
-        publisher(nats_url) as pub,
-        client(notifier, token(tenant)) as c,
-    ):
-        await c.control("welcome")
-        follower = notifier.app.state.bridge.follower
-        assert isinstance(follower, LiveFollower)
+    async with live(nats_url, tenant, live_check_seconds=3600) as t:
+        follower, pub, c = t.follower, t.pub, t.c
         first = make_event(board)
         await pub.publish(first)
         assert [e["event_id"] for e in await c.events(1)] == [str(first.event_id)]
@@ -77,14 +109,8 @@ async def test_a_lost_last_event_is_found_by_looking_at_the_tenants_last_stored_
     nats_url: str, tenant: str
 ) -> None:
     board = Board(tenant)
-    async with (
-        run_notifier(nats_url, live_check_seconds=0.2) as notifier,
-        publisher(nats_url) as pub,
-        client(notifier, token(tenant)) as c,
-    ):
-        await c.control("welcome")
-        follower = notifier.app.state.bridge.follower
-        assert isinstance(follower, LiveFollower)
+    async with live(nats_url, tenant, live_check_seconds=0.2) as t:
+        notifier, follower, pub, c = t.notifier, t.follower, t.pub, t.c
         interest = await blind(follower, tenant)
         lost = make_event(board)
         seq = await pub.publish(lost)
@@ -102,14 +128,8 @@ async def test_the_periodic_look_skips_a_tenant_that_took_live_messages_and_look
     """A taken live message shows by its chain that nothing before it was lost, so a busy tenant costs no
     periodic look; a quiet one is looked at every interval (where a lost last event would wait)."""
     board = Board(tenant)
-    async with (
-        run_notifier(nats_url, live_check_seconds=0.2) as notifier,
-        publisher(nats_url) as pub,
-        client(notifier, token(tenant)) as c,
-    ):
-        await c.control("welcome")
-        follower = notifier.app.state.bridge.follower
-        assert isinstance(follower, LiveFollower)
+    async with live(nats_url, tenant, live_check_seconds=0.2) as t:
+        follower, pub, c = t.follower, t.pub, t.c
         await asyncio.sleep(0.5)  # the looks of a new tenant are done
         checks, skipped = follower.checks, follower.skipped
         for _ in range(30):  # 1.5 s of an event every 50 ms: one at least between two turns
@@ -128,14 +148,8 @@ async def test_the_periodic_look_skips_a_tenant_that_took_live_messages_and_look
 
 async def test_the_live_stream_deleted_is_made_again_and_nothing_is_lost(nats_url: str, tenant: str) -> None:
     board = Board(tenant)
-    async with (
-        run_notifier(nats_url, stream_watch_seconds=0.3) as notifier,
-        publisher(nats_url) as pub,
-        client(notifier, token(tenant)) as c,
-    ):
-        await c.control("welcome")
-        follower = notifier.app.state.bridge.follower
-        assert isinstance(follower, LiveFollower)
+    async with live(nats_url, tenant, stream_watch_seconds=0.3) as t:
+        pub, c = t.pub, t.c
         before = make_event(board)
         await pub.publish(before)
         assert [e["event_id"] for e in await c.events(1)] == [str(before.event_id)]
@@ -182,14 +196,8 @@ async def test_after_the_stream_is_made_again_the_old_subscription_is_not_heard(
     again, a message still arriving on the tenant's old subscription is not handed on (it would claim a
     seq of the new stream), and the new stream's events come from seq 1."""
     board = Board(tenant)
-    async with (
-        run_notifier(fresh_nats, stream_watch_seconds=0.2) as notifier,
-        publisher(fresh_nats) as pub,
-        client(notifier, token(tenant)) as c,
-    ):
-        await c.control("welcome")
-        follower = notifier.app.state.bridge.follower
-        assert isinstance(follower, LiveFollower)
+    async with live(fresh_nats, tenant, stream_watch_seconds=0.2) as t:
+        follower, pub, c = t.follower, t.pub, t.c
         interest = follower._interests[tenant]
         old = interest.generation
         await pub.publish(make_event(board))
