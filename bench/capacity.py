@@ -44,7 +44,7 @@ from bench.ingest import COUNTER, cpu_times
 from bench.machine import CpuQuota
 from bench.metrics import scrape
 from bench.plans import Plan
-from bench.procs import quiet
+from bench.procs import Meter, quiet
 from bench.scaleout import ClusterBed, Instance, _connect, affine
 from bench.stats import summary
 
@@ -88,9 +88,10 @@ def per_tenant(count: int, tenants: int) -> list[int]:
 
 async def idle(notifier: Instance, seconds: float) -> float:
     """The notifier's CPU in % of a core with its sockets open and no events: what holding them costs."""
-    cpu0, t0 = sum(cpu_times(notifier.pid)), time.monotonic()
+    meter = Meter(notifier.pid)
+    meter.start()
     await asyncio.sleep(seconds)
-    return round(100 * (sum(cpu_times(notifier.pid)) - cpu0) / (time.monotonic() - t0), 1)
+    return meter.read()["cpu_pct"]
 
 
 async def _step(
@@ -155,8 +156,7 @@ async def run_case(
     """One case of CASES with a fresh notifier: connect, cap it at `cores`, calibrate, then the ramp."""
     which, follow = CASES[label]
     chosen = range(len(tenants)) if which == "all" else busiest(tenants, plan.scaleout_instances)
-    own = set(chosen)
-    tenant_share = len(own) / len(tenants)  # of the published events, those written to its sockets
+    tenant_share = len(chosen) / len(tenants)  # of the published events, those written to its sockets
     (notifier,) = await bed.start_notifiers(f"capacity-{label}", follow, count=1)
     steps: list[dict[str, Any]] = []
     try:
@@ -199,7 +199,7 @@ async def run_case(
     absorbed = [s["absorbed_events_per_s"] for s in steps if not s["kept_up"]]
     return {
         "sockets": len(sockets),
-        "tenants": len(own),
+        "tenants": len(chosen),
         "tenant_share": round(tenant_share, 4),
         "follow": follow,
         "idle_cpu_pct": idle_pct,

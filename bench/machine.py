@@ -125,14 +125,9 @@ class CpuQuota:
         (self.path / "cgroup.procs").write_text(str(pid))
 
     def throttled(self) -> dict[str, float]:
-        """Periods run and throttled so far, and the seconds the processes waited throttled."""
+        """CFS periods run and periods throttled so far."""
         stat = dict(line.split() for line in self._read(self.path / "cpu.stat").splitlines() if " " in line)
-        waited = float(stat.get("throttled_usec", 0)) / 1e6 or float(stat.get("throttled_time", 0)) / 1e9
-        return {
-            "periods": float(stat.get("nr_periods", 0)),
-            "throttled": float(stat.get("nr_throttled", 0)),
-            "throttled_s": waited,
-        }
+        return {"periods": float(stat.get("nr_periods", 0)), "throttled": float(stat.get("nr_throttled", 0))}
 
     def __exit__(self, *exc: object) -> None:
         parent = self.V2 if self.v2 else self.V1
