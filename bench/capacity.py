@@ -46,7 +46,7 @@ from bench.metrics import scrape
 from bench.plans import Plan
 from bench.procs import Meter, quiet
 from bench.scaleout import ClusterBed, Instance, _connect, affine
-from bench.stats import summary
+from bench.stats import spread, summary
 
 log = logging.getLogger("bench.capacity")
 KEPT_UP = 0.97  # of the offered events of its tenants counted within the step
@@ -258,35 +258,69 @@ def ratios(cases: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def combined(repeats: list[dict[str, Any]]) -> dict[str, Any]:
+    """A quota's repeats in one: per case the median [min, max] of its highest rate kept up with, and per
+    ratio the median [min, max] of the repeats' own ratios (each repeat's cases ran back to back, so a
+    ratio compares two runs of the same minutes); `judged`: the repeats where the machine limited
+    neither `one` nor `busiest` (only those judge the target)."""
+    labels = [label for label in CASES if any(label in r["cases"] for r in repeats)]
+    judged = [r for r in repeats if r["judged"]]
+    return {
+        "kept_up": {
+            label: spread([r["cases"].get(label, {}).get("highest_kept_up_events_per_s") for r in repeats])
+            for label in labels
+        },
+        "ratios": {
+            key: spread([r["ratios"].get(key) for r in judged])
+            for key in ("vs_one_kept_up", "vs_one_absorbed", "vs_reads_all_kept_up", "vs_reads_all_absorbed")
+        },
+        "judged_repeats": len(judged),
+        "lost": sum(c["lost"] for r in repeats for c in r["cases"].values()),
+    }
+
+
 async def measure(pool: ClientPool, plan: Plan) -> dict[str, Any]:
-    """Every case of CASES under each of the plan's quotas, on one single-node NATS (R1): NATS is not what
-    is measured, and a cluster's replication would take the CPU that drives the notifier to its limit.
-    Several quotas, because a quota is not a whole core: what the ratio does as the quota grows says how
-    far it carries to one."""
+    """Every case of CASES under each of the plan's quotas, `capacity_repeats` times, on one single-node
+    NATS (R1): NATS is not what is measured, and a cluster's replication would take the CPU that drives
+    the notifier to its limit. Several quotas, because a quota is not a whole core: what the ratio does as
+    the quota grows says how far it carries to one. Each repeat runs the cases back to back, in an order
+    rotated by one per repeat, so that a drift of the machine over the minutes favours no case."""
     tenants = [EventFactory(tenant_id=f"scaleout-{t:04d}") for t in range(plan.scaleout_tenants)]
     bed = ClusterBed(1, nodes=1)
     quotas: dict[str, Any] = {}
     failed: dict[str, str] = {}
     t0 = time.monotonic()
+    labels = list(CASES)
     try:
         await bed.start()
         for cores in plan.capacity_quotas:
-            cases: dict[str, Any] = {}
-            for label in CASES:
-                try:
-                    cases[label] = await run_case(bed, pool, tenants, label, plan, cores)
-                except Exception as exc:  # the other cases still say something
-                    failed[f"{cores:g}/{label}"] = f"{type(exc).__name__}: {exc}"[:300]
-                    log.error("  capacity %s at %g cores failed: %s", label, cores, exc)
-            quotas[f"{cores:g}"] = {"cases": cases, "ratios": ratios(cases)}
-            log.info("  capacity at %g cores: %s", cores, quotas[f"{cores:g}"]["ratios"])
+            repeats: list[dict[str, Any]] = []
+            for r in range(plan.capacity_repeats):
+                cases: dict[str, Any] = {}
+                for label in labels[r % len(labels) :] + labels[: r % len(labels)]:
+                    try:
+                        cases[label] = await run_case(bed, pool, tenants, label, plan, cores)
+                    except Exception as exc:  # the other cases still say something
+                        failed[f"{cores:g}/{label}/{r + 1}"] = f"{type(exc).__name__}: {exc}"[:300]
+                        log.error(
+                            "  capacity %s at %g cores (repeat %d) failed: %s", label, cores, r + 1, exc
+                        )
+                cases = {label: cases[label] for label in labels if label in cases}
+                judged = all(
+                    label in cases and saturated(cases[label], cores) for label in ("one", "busiest")
+                )
+                repeats.append({"cases": cases, "ratios": ratios(cases), "judged": judged})
+                log.info("  capacity at %g cores, repeat %d: %s", cores, r + 1, repeats[-1]["ratios"])
+            quotas[f"{cores:g}"] = {"repeats": repeats, **combined(repeats)}
     finally:
         await bed.stop()
     return {
         "quotas_cores": list(plan.capacity_quotas),
+        "repeats": plan.capacity_repeats,
         "tenants": plan.scaleout_tenants,
         "viewers_per_tenant": plan.scaleout_viewers,
         "instances": plan.scaleout_instances,
+        "balance_bound": round(len(tenants) / len(busiest(tenants, plan.scaleout_instances)), 2),
         "nats_nodes": 1,
         "stream_replicas": 1,
         "step_seconds": plan.capacity_step_seconds,

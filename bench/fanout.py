@@ -12,7 +12,7 @@ import psutil
 from bench.clients import ClientPool
 from bench.plans import Plan
 from bench.procs import Meter, quiet
-from bench.stats import median, percentile
+from bench.stats import median, percentile, spread
 from bench.targets import Target
 
 log = logging.getLogger("bench.fanout")
@@ -144,15 +144,6 @@ def within_lag(run: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The highest rung delivered in full whose p99 lag stays within LAG_LIMIT_MS (batched throughput)."""
     ok = [s for s in run if not _short(s) and s["lag_ms_p99"] is not None and s["lag_ms_p99"] <= LAG_LIMIT_MS]
     return max(ok, key=lambda s: s["offered_per_s"]) if ok else None
-
-
-def spread(values: list[float | None]) -> dict[str, float | None]:
-    present = [v for v in values if v is not None]
-    return {
-        "median": median(present),
-        "min": min(present) if present else None,
-        "max": max(present) if present else None,
-    }
 
 
 async def measure(

@@ -24,9 +24,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench.events import EventFactory, RoundRobin
-from bench.fanout import spread
 from bench.ingest import PUBLISH_PENDING, cpu_times
 from bench.procs import quiet
+from bench.stats import spread
 
 log = logging.getLogger("bench.livepath")
 LIVE_PREFIX = "live"  # RePublish's destination: live.<the stored subject>

@@ -62,8 +62,10 @@ class Plan:
     # Capacity at saturation: one notifier at a time capped at each of capacity_quotas (cores), on the
     # scale-out sizes; the offered rate rises by capacity_coarse per step until one falls short (at most
     # capacity_max_steps), then from the last kept up by capacity_factor; then capacity_saturated_steps
-    # at capacity_past x the first rate that fell short.
-    capacity_quotas: tuple[float, ...] = (0.15, 0.25, 0.35)
+    # at capacity_past x the first rate that fell short; the whole, capacity_repeats times per quota.
+    # (0.35 of a core is not in the plan: the machine, not the notifier, ran out first there at 92e0e85.)
+    capacity_quotas: tuple[float, ...] = (0.15, 0.25)
+    capacity_repeats: int = 3
     capacity_step_seconds: float = 6.0
     capacity_coarse: float = 1.3
     capacity_factor: float = 1.05
@@ -115,6 +117,7 @@ QUICK = Plan(
     scaleout_tenants=200,
     scaleout_seconds=5.0,
     capacity_quotas=(0.25,),
+    capacity_repeats=1,
     capacity_step_seconds=3.0,
     capacity_factor=1.1,
     capacity_saturated_steps=1,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.capacity import STARVED, saturated, starved
+from bench.capacity import STARVED, combined, saturated, starved
 from bench.report_scaleout import CAPACITY_RATIO
 from bench.report_shapes import Row, status
 from bench.tables import n, ranged, table, x
@@ -17,33 +17,48 @@ TITLES = {
 }
 
 
-def _quota_row(cores: str, q: dict[str, Any], instances: int) -> Row:
-    cases, ratios = q["cases"], q["ratios"]
-    one, busiest = cases.get("one", {}), cases.get("busiest", {})
-    kept = ratios.get("vs_one_kept_up")
-    absorbed = ratios.get("vs_one_absorbed")
-    limited = [
-        label for label in ("one", "busiest") if label in cases and not saturated(cases[label], float(cores))
-    ]
+def _quota(cores: str, q: dict[str, Any]) -> dict[str, Any]:
+    """A quota's results with repeats (a run before `capacity_repeats` had one, without the list)."""
+    if "repeats" in q:
+        return q
+    judged = all(
+        label in q["cases"] and saturated(q["cases"][label], float(cores)) for label in ("one", "busiest")
+    )
+    return {"repeats": [{**q, "judged": judged}], **combined([{**q, "judged": judged}])}
+
+
+def _quota_row(cores: str, q: dict[str, Any], instances: int, bound: float | None) -> Row:
+    ratios, kept, count = q["ratios"], q["kept_up"], len(q["repeats"])
+    vs_one = ratios.get("vs_one_kept_up") or {}
+    judged = q["judged_repeats"]
     rates = (
-        f"kept up with {n(busiest.get('highest_kept_up_events_per_s'))} vs "
-        f"{n(one.get('highest_kept_up_events_per_s'))} published events/s"
+        f"kept up with {ranged(kept.get('busiest'))} vs {ranged(kept.get('one'))} published events/s, "
+        f"median [min, max] of {count} repeat{'s' if count > 1 else ''}"
+    )
+    unjudged = (
+        f"; {count - judged} of {count} repeats not judged: the machine, not the notifier, limited a case "
+        f"(steps short with the notifier under {STARVED:.0%} of its cap)"
+        if judged < count
+        else ""
     )
     return (
         f"Capacity at saturation, each notifier capped at {cores} of a core: the busiest of {instances} "
         "affine instances with interest routing (the cluster's limit) vs one instance holding every socket",
         f"≥ {CAPACITY_RATIO:g}x, both saturated",
-        f"{x(kept)} ({rates}); past the limit {x(absorbed)}"
-        + (
-            "; **not a saturated comparison**: the machine, not the notifier, limited "
-            f"`{'`, `'.join(limited)}` (steps short with the notifier under {STARVED:.0%} of its cap)"
-            if limited
-            else ""
-        ),
-        f"vs the same sockets on an instance reading all: {x(ratios.get('vs_reads_all_kept_up'))}; "
-        f"the hash's balance alone: 1 / max share = {x(ratios.get('balance_bound'))}",
-        status(None if kept is None or limited else kept >= CAPACITY_RATIO),
+        f"{_xs(vs_one)} ({rates}); past the limit {_xs(ratios.get('vs_one_absorbed'))}{unjudged}",
+        f"vs the same sockets on an instance reading all: {_xs(ratios.get('vs_reads_all_kept_up'))}; "
+        f"the hash's balance alone: 1 / max share = {x(bound)}",
+        status(None if vs_one.get("median") is None else vs_one["median"] >= CAPACITY_RATIO),
     )
+
+
+def _xs(s: dict[str, Any] | None) -> str:
+    """A ratio's median [min, max] over repeats."""
+    if not s or s.get("median") is None:
+        return "—"
+    if s["min"] == s["max"]:
+        return x(s["median"])
+    return f"{x(s['median'])} [{x(s['min'])}, {x(s['max'])}]"
 
 
 def capacity_rows(results: dict[str, Any]) -> list[Row]:
@@ -53,7 +68,11 @@ def capacity_rows(results: dict[str, Any]) -> list[Row]:
         return [
             ("Capacity at saturation: busiest affine instance vs one instance", target, "not run", "", "—")
         ]
-    rows = [_quota_row(cores, q, r["instances"]) for cores, q in r["by_quota"].items()]
+    quotas = {cores: _quota(cores, q) for cores, q in r["by_quota"].items()}
+    bound = r.get("balance_bound") or next(
+        (rep["ratios"].get("balance_bound") for q in quotas.values() for rep in q["repeats"]), None
+    )
+    rows = [_quota_row(cores, q, r["instances"], bound) for cores, q in quotas.items()]
     for what, why in r.get("failed", {}).items():
         rows.append(
             (f"Capacity at saturation, {what} (cores/case)", "completes", f"failed: {why}", "", "**missed**")
@@ -65,43 +84,47 @@ def capacity_details(results: dict[str, Any]) -> str:
     r = results["capacity"]
     cases_rows, steps_rows = [], []
     for cores, q in r["by_quota"].items():
-        for label, case in q["cases"].items():
-            cases_rows.append(
-                (
-                    cores,
-                    label,
-                    TITLES[label],
-                    f"{case['sockets']:,} / {case['tenants']:,}",
-                    n(case["idle_cpu_pct"], 1),
-                    n(case["highest_kept_up_events_per_s"]),
-                    n(case["lowest_short_events_per_s"]),
-                    ranged(case.get("saturated_absorbed")),
-                    f"{case['lost']:,}",
-                )
-            )
-            for step in [case["calibration"], *case["steps"]]:
-                ms = step["latency_ms"]
-                steps_rows.append(
+        for at, repeat in enumerate(_quota(cores, q)["repeats"], 1):
+            for label, case in repeat["cases"].items():
+                cases_rows.append(
                     (
                         cores,
-                        label + (" (calibration)" if step is case["calibration"] else ""),
-                        n(step["offered_events_per_s"]),
-                        n(step["received_per_s"]),
-                        "kept up"
-                        if step["kept_up"]
-                        else ("short, **starved**" if starved(step, float(cores)) else "**short**"),
-                        n(step["absorbed_events_per_s"]),
-                        n(step["cpu_pct"], 1),
-                        n(step["throttled_periods_pct"], 1),
-                        f"{n(ms['p50'], 1)} / {n(ms['p99'], 1)}",
-                        f"{step['delivered']:,} / {step['expected']:,}",
-                        n(step["drained_after_s"], 2),
-                        n(step["publisher_behind_ms"], 1),
-                        n(step["machine_busy_pct"]),
+                        str(at),
+                        label,
+                        TITLES[label],
+                        f"{case['sockets']:,} / {case['tenants']:,}",
+                        n(case["idle_cpu_pct"], 1),
+                        n(case["highest_kept_up_events_per_s"]),
+                        n(case["lowest_short_events_per_s"]),
+                        ranged(case.get("saturated_absorbed")),
+                        f"{case['lost']:,}",
                     )
                 )
+                for step in [case["calibration"], *case["steps"]]:
+                    ms = step["latency_ms"]
+                    steps_rows.append(
+                        (
+                            cores,
+                            str(at),
+                            label + (" (calibration)" if step is case["calibration"] else ""),
+                            n(step["offered_events_per_s"]),
+                            n(step["received_per_s"]),
+                            "kept up"
+                            if step["kept_up"]
+                            else ("short, **starved**" if starved(step, float(cores)) else "**short**"),
+                            n(step["absorbed_events_per_s"]),
+                            n(step["cpu_pct"], 1),
+                            n(step["throttled_periods_pct"], 1),
+                            f"{n(ms['p50'], 1)} / {n(ms['p99'], 1)}",
+                            f"{step['delivered']:,} / {step['expected']:,}",
+                            n(step["drained_after_s"], 2),
+                            n(step["publisher_behind_ms"], 1),
+                            n(step["machine_busy_pct"]),
+                        )
+                    )
     cases_header = (
         "cap (cores)",
+        "repeat",
         "case",
         "what it is",
         "sockets / tenants",
@@ -113,6 +136,7 @@ def capacity_details(results: dict[str, Any]) -> str:
     )
     steps_header = (
         "cap (cores)",
+        "repeat",
         "case",
         "offered (published) events/s",
         "received events/s",
@@ -139,13 +163,17 @@ CAPACITY_NOTE = (
     "busiest instance (the one the rendezvous hash gives the most tenants, 270 of 1,000) receives its",
     "tenants' share; a cluster is as fast as its busiest instance. A step keeps up when the notifier",
     "counted (`notifier_events_received_total`, during the step) ≥ 97 % of the events it is sent and the",
-    "sampled sockets' publish → read p99 stayed ≤ 500 ms. The offered rate: 70 % of a rate projected",
-    "from a light first step, x1.3 per step until one falls short, then x1.05 from the last kept up",
-    "until one falls short again, then two steps at 1.15x that rate; `absorbed` is what it counted per",
-    "second divided by its share (in published events/s), median [min, max] over the steps that fell",
-    "short. Every step's backlog drains before the next (delivered / expected). Idle: the notifier's CPU",
+    "sampled sockets' publish → read p99 stayed ≤ 500 ms. The offered rate: 70 % of a rate projected from",
+    "a light first step, x1.3 per step until one falls short, then x1.05 from the last kept up until one",
+    "falls short again, then two steps at 1.15x that rate; `absorbed` is what it counted per second",
+    "divided by its share (in published events/s), median [min, max] over the steps that fell short.",
+    "Every step's backlog drains before the next (delivered / expected). The whole runs",
+    "`capacity_repeats` times per cap (3 in the full plan), the cases back to back in an order rotated by",
+    "one per repeat; a ratio is the median [min, max] of the repeats' own ratios, over the repeats where",
+    "the machine limited neither case (a step short with the notifier under 90 % of its cap is starved).",
+    "Caps 0.15 and 0.25: at 0.35 the machine ran out before the notifier did. Idle: the notifier's CPU",
     "with its sockets open and no event; it includes the periodic looks at quiet tenants (every tenant is",
     "quiet then), which a tenant with an event since its previous turn skips, as every tenant does in the",
-    "steps. A quota magnifies what an instance spends by time rather than by event (its idle figure) by",
-    "1 / quota against a whole core.",
+    "steps. A quota magnifies what an instance spends by time rather than by event (its idle figure) by 1",
+    "/ quota against a whole core.",
 )

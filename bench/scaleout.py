@@ -55,6 +55,7 @@ RUNS: dict[str, tuple[str, str, int | None, int | None]] = {
     "affine-consumers": ("affine", "consumers", None, None),
 }
 SETTLE_S = 0.5  # counters unchanged this long: every instance has read what it will read
+CONNECT_LIMIT_S = 300.0  # to open every socket of a run (random placement took over 120 s in a slow hour)
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,7 @@ async def _connect(
         ready_frames=2,
         first_frames_each=[frames[t] for t, _ in sockets],
         urls_each=urls,
+        timeout=CONNECT_LIMIT_S,
     )
     if opened["open"] < len(sockets):
         raise RuntimeError(f"{opened['open']} of {len(sockets)} sockets opened: {opened['errors']}")

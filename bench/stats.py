@@ -31,6 +31,16 @@ def median(values: Sequence[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
+def spread(values: Sequence[float | None]) -> dict[str, float | None]:
+    """median, min and max of repeated runs, leaving out those with no value."""
+    present = [v for v in values if v is not None]
+    return {
+        "median": median(present),
+        "min": min(present) if present else None,
+        "max": max(present) if present else None,
+    }
+
+
 def ratio(value: float | None, base: float | None) -> float | None:
     if value is None or base is None or base == 0:
         return None
