@@ -81,6 +81,11 @@ def saturated(case: dict[str, Any], cores: float) -> bool:
     return not any(starved(s, cores) for s in case["steps"])
 
 
+def judged(cases: dict[str, Any], cores: float) -> bool:
+    """Whether a repeat's cases judge the target: `one` and `busiest` both ran, each limited by its cap."""
+    return all(label in cases and saturated(cases[label], cores) for label in ("one", "busiest"))
+
+
 def per_tenant(count: int, tenants: int) -> list[int]:
     """Events each tenant gets of `count` published round-robin from the first tenant."""
     return [count // tenants + (1 if t < count % tenants else 0) for t in range(tenants)]
@@ -306,10 +311,7 @@ async def measure(pool: ClientPool, plan: Plan) -> dict[str, Any]:
                             "  capacity %s at %g cores (repeat %d) failed: %s", label, cores, r + 1, exc
                         )
                 cases = {label: cases[label] for label in labels if label in cases}
-                judged = all(
-                    label in cases and saturated(cases[label], cores) for label in ("one", "busiest")
-                )
-                repeats.append({"cases": cases, "ratios": ratios(cases), "judged": judged})
+                repeats.append({"cases": cases, "ratios": ratios(cases), "judged": judged(cases, cores)})
                 log.info("  capacity at %g cores, repeat %d: %s", cores, r + 1, repeats[-1]["ratios"])
             quotas[f"{cores:g}"] = {"repeats": repeats, **combined(repeats)}
     finally:
@@ -320,7 +322,6 @@ async def measure(pool: ClientPool, plan: Plan) -> dict[str, Any]:
         "tenants": plan.scaleout_tenants,
         "viewers_per_tenant": plan.scaleout_viewers,
         "instances": plan.scaleout_instances,
-        "balance_bound": round(len(tenants) / len(busiest(tenants, plan.scaleout_instances)), 2),
         "nats_nodes": 1,
         "stream_replicas": 1,
         "step_seconds": plan.capacity_step_seconds,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.capacity import STARVED, combined, saturated, starved
+from bench.capacity import STARVED, combined, judged, starved
 from bench.report_scaleout import CAPACITY_RATIO
 from bench.report_shapes import Row, status
 from bench.tables import n, ranged, table, x
@@ -21,44 +21,35 @@ def _quota(cores: str, q: dict[str, Any]) -> dict[str, Any]:
     """A quota's results with repeats (a run before `capacity_repeats` had one, without the list)."""
     if "repeats" in q:
         return q
-    judged = all(
-        label in q["cases"] and saturated(q["cases"][label], float(cores)) for label in ("one", "busiest")
-    )
-    return {"repeats": [{**q, "judged": judged}], **combined([{**q, "judged": judged}])}
+    repeat = {**q, "judged": judged(q["cases"], float(cores))}
+    return {"repeats": [repeat], **combined([repeat])}
 
 
 def _quota_row(cores: str, q: dict[str, Any], instances: int, bound: float | None) -> Row:
     ratios, kept, count = q["ratios"], q["kept_up"], len(q["repeats"])
     vs_one = ratios.get("vs_one_kept_up") or {}
-    judged = q["judged_repeats"]
+    judged_repeats = q["judged_repeats"]
+    absorbed = ranged(ratios.get("vs_one_absorbed"), fmt=x)
+    reads_all = ranged(ratios.get("vs_reads_all_kept_up"), fmt=x)
     rates = (
         f"kept up with {ranged(kept.get('busiest'))} vs {ranged(kept.get('one'))} published events/s, "
         f"median [min, max] of {count} repeat{'s' if count > 1 else ''}"
     )
     unjudged = (
-        f"; {count - judged} of {count} repeats not judged: the machine, not the notifier, limited a case "
-        f"(steps short with the notifier under {STARVED:.0%} of its cap)"
-        if judged < count
+        f"; {count - judged_repeats} of {count} repeats not judged: the machine, not the notifier, "
+        f"limited a case (steps short with the notifier under {STARVED:.0%} of its cap)"
+        if judged_repeats < count
         else ""
     )
     return (
         f"Capacity at saturation, each notifier capped at {cores} of a core: the busiest of {instances} "
         "affine instances with interest routing (the cluster's limit) vs one instance holding every socket",
         f"≥ {CAPACITY_RATIO:g}x, both saturated",
-        f"{_xs(vs_one)} ({rates}); past the limit {_xs(ratios.get('vs_one_absorbed'))}{unjudged}",
-        f"vs the same sockets on an instance reading all: {_xs(ratios.get('vs_reads_all_kept_up'))}; "
+        f"{ranged(vs_one, fmt=x)} ({rates}); past the limit {absorbed}{unjudged}",
+        f"vs the same sockets on an instance reading all: {reads_all}; "
         f"the hash's balance alone: 1 / max share = {x(bound)}",
         status(None if vs_one.get("median") is None else vs_one["median"] >= CAPACITY_RATIO),
     )
-
-
-def _xs(s: dict[str, Any] | None) -> str:
-    """A ratio's median [min, max] over repeats."""
-    if not s or s.get("median") is None:
-        return "—"
-    if s["min"] == s["max"]:
-        return x(s["median"])
-    return f"{x(s['median'])} [{x(s['min'])}, {x(s['max'])}]"
 
 
 def capacity_rows(results: dict[str, Any]) -> list[Row]:
@@ -69,9 +60,7 @@ def capacity_rows(results: dict[str, Any]) -> list[Row]:
             ("Capacity at saturation: busiest affine instance vs one instance", target, "not run", "", "—")
         ]
     quotas = {cores: _quota(cores, q) for cores, q in r["by_quota"].items()}
-    bound = r.get("balance_bound") or next(
-        (rep["ratios"].get("balance_bound") for q in quotas.values() for rep in q["repeats"]), None
-    )
+    bound = next((rep["ratios"].get("balance_bound") for q in quotas.values() for rep in q["repeats"]), None)
     rows = [_quota_row(cores, q, r["instances"], bound) for cores, q in quotas.items()]
     for what, why in r.get("failed", {}).items():
         rows.append(
@@ -174,6 +163,6 @@ CAPACITY_NOTE = (
     "Caps 0.15 and 0.25: at 0.35 the machine ran out before the notifier did. Idle: the notifier's CPU",
     "with its sockets open and no event; it includes the periodic looks at quiet tenants (every tenant is",
     "quiet then), which a tenant with an event since its previous turn skips, as every tenant does in the",
-    "steps. A quota magnifies what an instance spends by time rather than by event (its idle figure) by 1",
-    "/ quota against a whole core.",
+    "steps. A quota magnifies what an instance spends by time rather than by event (its idle figure) by",
+    "1 / quota against a whole core.",
 )

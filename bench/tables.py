@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bench.ingest import LIVE_DECODE, WRITE_FLOOR
@@ -30,13 +30,14 @@ def cpu(step: dict[str, Any]) -> str:
     return f"{n(step.get('server_cpu_pct'))} % ({n(kernel)} % kernel)"
 
 
-def ranged(s: dict[str, Any] | None, digits: int = 0) -> str:
-    """median [min, max] of repeated runs."""
+def ranged(s: dict[str, Any] | None, digits: int = 0, fmt: Callable[[float], str] | None = None) -> str:
+    """median [min, max] of repeated runs, each as `fmt` writes it (default: `n` with `digits`)."""
     if not s or s.get("median") is None:
         return "—"
+    f = fmt or (lambda v: n(v, digits))
     if s["min"] == s["max"]:
-        return n(s["median"], digits)
-    return f"{n(s['median'], digits)} [{n(s['min'], digits)}, {n(s['max'], digits)}]"
+        return f(s["median"])
+    return f"{f(s['median'])} [{f(s['min'])}, {f(s['max'])}]"
 
 
 def fanout_details(results: dict[str, Any]) -> str:
